@@ -1,0 +1,1 @@
+"""Kubernetes adapter: the only module tree that touches the kubernetes client."""

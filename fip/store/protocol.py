@@ -1,0 +1,105 @@
+"""The store protocol: the handful of operations the extender, controllers and fipd need.
+
+Every mutating operation touches exactly one subnet (so it runs as one atomic step on one
+Redis Cluster shard) and either completes or changes nothing. Times are unix seconds passed
+in by the caller (the core never reads the clock).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+from fip.core.owner import OwnerKey
+from fip.core.policy import ReleasePolicy
+from fip.core.record import AllocationRecord, Usage
+from fip.core.subnet import IPAddress, Pool, Subnet
+
+
+@dataclass(frozen=True, slots=True)
+class AllocateRequest:
+    """Ask for one IP in `subnet` for the pod `pod_uid` of `owner`.
+
+    Order of choice: the IP already held by `pod_uid` (idempotent retry), else one of the
+    owner's reserved IPs in this subnet, else `requested` if given (it must be free or reserved
+    for this owner), else any free IP. With `pool`, the pool's cap and namespaces apply and the
+    IP is counted against the pool.
+    """
+
+    subnet: str
+    owner: OwnerKey
+    pod_uid: str
+    pod_name: str
+    node: str
+    policy: ReleasePolicy
+    now: float
+    requested: IPAddress | None = None
+    pool: str = ""
+
+
+class Store(Protocol):
+    # --- definitions -------------------------------------------------------------------
+    def put_subnet(self, subnet: Subnet) -> None:
+        """Create or update a subnet definition. Existing records stay; shrinking a subnet
+        below its allocated IPs is refused (SubnetInUse)."""
+
+    def delete_subnet(self, name: str) -> None:
+        """Remove a subnet that holds no records (SubnetInUse otherwise)."""
+
+    def subnets(self) -> list[Subnet]: ...
+
+    def put_pool(self, pool: Pool) -> None: ...
+
+    def pools(self) -> list[Pool]: ...
+
+    # --- allocation ----------------------------------------------------------------------
+    def allocate(self, req: AllocateRequest) -> AllocationRecord:
+        """Hand out one IP (see AllocateRequest for the order). Idempotent per pod UID.
+        Raises NoFreeIP, IPTaken, PoolFull, PoolForbidden, UnknownSubnet, StateLost."""
+
+    def bind(self, subnet: str, ip: IPAddress, pod_uid: str, node: str, now: float) -> AllocationRecord:
+        """Mark the IP bound to the running pod on `node`. Refused (StaleOperation) unless the
+        record's pod UID is `pod_uid`. Idempotent."""
+
+    def reserve(
+        self, subnet: str, ip: IPAddress, owner: OwnerKey, expected_uid: str, now: float
+    ) -> AllocationRecord:
+        """Return the IP to `reserved` for its owner (the pod is gone, the owner keeps it).
+        Refused (StaleOperation) unless owner and pod UID match. Idempotent."""
+
+    def release(
+        self, subnet: str, ip: IPAddress, owner: OwnerKey, expected_uid: str, now: float
+    ) -> AllocationRecord | None:
+        """Free the IP. `expected_uid` is the pod UID the caller saw ("" for a reserved IP).
+        Refused (StaleOperation) when owner or UID differ. Returns the freed record, or None
+        if the IP was already free (idempotent)."""
+
+    def force_release(self, subnet: str, ip: IPAddress) -> AllocationRecord | None:
+        """Operator override (`fipctl release`): free whatever holds the IP."""
+
+    # --- reads ---------------------------------------------------------------------------
+    def get(self, subnet: str, ip: IPAddress) -> AllocationRecord | None: ...
+
+    def by_subnet(self, subnet: str) -> list[AllocationRecord]: ...
+
+    def by_owner(self, owner: OwnerKey) -> list[AllocationRecord]:
+        """Records of `owner`; a workload key (no instance) also returns its instances'."""
+
+    def by_pod(self, subnet: str, pod_uid: str) -> AllocationRecord | None: ...
+
+    def usage(self, subnet: str) -> Usage: ...
+
+    # --- loss detection --------------------------------------------------------------------
+    def check_intact(self) -> None:
+        """Raise StateLost if the backing state was lost since initialisation (marker gone,
+        new empty server) and no rebuild has been declared finished."""
+
+    def begin_rebuild(self) -> None:
+        """Declare a rebuild started: allocation stays refused, rebuild writes are allowed."""
+
+    def finish_rebuild(self) -> None:
+        """Declare a rebuild finished: write a fresh marker, allocation resumes."""
+
+    def record(self, rec: AllocationRecord) -> AllocationRecord:
+        """Rebuild path: write a record observed in Kubernetes (pod annotation). Refused with
+        IPTaken if another owner/UID already holds the IP. Allowed while rebuilding."""
