@@ -12,6 +12,7 @@ treated any value other than `immutable`/`never` (including empty) as "release w
 from __future__ import annotations
 
 import enum
+from collections.abc import Mapping
 
 from fip.core.errors import InvalidInput
 
@@ -35,12 +36,18 @@ def parse_policy(value: object, field: str = ANNOTATION) -> ReleasePolicy:
     raise InvalidInput(field, value, "is not a release policy", "use pod, immutable or never")
 
 
-def policy_from_annotations(annotations: dict[str, str] | None) -> ReleasePolicy:
-    """The policy a pod template asks for; ours wins over Galaxy's alias; default `pod`."""
-    ann = annotations or {}
-    if ANNOTATION in ann:
-        return parse_policy(ann[ANNOTATION])
-    galaxy = ann.get(GALAXY_ANNOTATION)
+def policy_from_annotations(annotations: Mapping[str, object] | None) -> ReleasePolicy:
+    """The policy a pod template asks for; ours wins over Galaxy's alias; default `pod`.
+    `annotations` is the raw `metadata.annotations` value (None when absent)."""
+    if annotations is None:
+        return ReleasePolicy.POD
+    if not isinstance(annotations, Mapping):
+        raise InvalidInput(
+            "metadata.annotations", annotations, "is not a mapping", "give annotations as key: value strings"
+        )
+    if ANNOTATION in annotations:
+        return parse_policy(annotations[ANNOTATION])
+    galaxy = annotations.get(GALAXY_ANNOTATION)
     if galaxy in ("immutable", "never"):
-        return ReleasePolicy(galaxy)
+        return ReleasePolicy(str(galaxy))
     return ReleasePolicy.POD

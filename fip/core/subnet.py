@@ -2,8 +2,8 @@
 
 A `Subnet` is validated on construction by `fip.core.spec.parse_subnet`; code that builds one
 directly must respect the invariants listed on the class. The allocator never walks addresses:
-it works on `allocatable()` — a short sorted tuple of inclusive integer intervals — so a subnet
-of a million addresses costs the same as one of a thousand.
+it works on `allocatable()` — a short sorted tuple of disjoint, non-adjacent inclusive integer
+intervals — so a subnet of a million addresses costs the same as one of a thousand.
 """
 
 from __future__ import annotations
@@ -59,9 +59,13 @@ class NodeSelection:
 class Subnet:
     """One L2 domain whose addresses fip hands out.
 
-    Invariants (enforced by `fip.core.spec.parse_subnet`): `cidr` has no host bits; gateway,
-    ranges, excluded and reserved lie inside `cidr`; ranges are sorted and disjoint; vlan is
-    0 (untagged) or 1..4094. Reserved IPs are never handed out unless asked for by address.
+    Invariants (enforced by `fip.core.spec.parse_subnet`): `cidr` has no host bits and at least
+    two addresses; gateway, ranges, excluded and reserved lie inside `cidr` and in its family;
+    the gateway is not the network (or IPv4 broadcast) address; ranges are sorted and disjoint;
+    reserved IPs lie in the ranges and are neither excluded nor the gateway; vlan is 0
+    (untagged) or 1..4094; `total() > 0`; nodes are named by labels and/or node CIDRs.
+    Reserved IPs are never handed out unless asked for by address. IPv4 and IPv6 work alike;
+    integer forms of IPv6 addresses exceed 64 bits, which Python ints carry exactly.
     """
 
     name: str
@@ -78,10 +82,14 @@ class Subnet:
         return self.cidr.version
 
     def _unusable(self) -> set[int]:
-        """Addresses never handed out by any path: gateway, network, v4 broadcast."""
-        bad = {int(self.gateway), int(self.cidr.network_address)}
-        if self.cidr.version == 4 and self.cidr.prefixlen < 31:
-            bad.add(int(self.cidr.broadcast_address))
+        """Addresses never handed out by any path: the gateway, the network address (IPv6: the
+        subnet-router anycast address) and the IPv4 broadcast address. Point-to-point subnets
+        (IPv4 /31, RFC 3021; IPv6 /127, RFC 6164) have neither network nor broadcast address."""
+        bad = {int(self.gateway)}
+        if not point_to_point(self.cidr):
+            bad.add(int(self.cidr.network_address))
+            if self.cidr.version == 4:
+                bad.add(int(self.cidr.broadcast_address))
         return bad
 
     def _base_intervals(self) -> list[tuple[int, int]]:
@@ -109,12 +117,26 @@ class Subnet:
         return free + sum(1 for ip in self.reserved if self.requestable(ip))
 
     def address(self, n: int) -> IPAddress:
-        return ipaddress.ip_address(n) if self.cidr.version == 6 else ipaddress.IPv4Address(n)
+        """The address with integer value `n` in this subnet's family (IPv6 even for small n)."""
+        return ipaddress.IPv6Address(n) if self.cidr.version == 6 else ipaddress.IPv4Address(n)
+
+
+def point_to_point(cidr: IPNetwork) -> bool:
+    """IPv4 /31 and /32, IPv6 /127 and /128: every address is a host address."""
+    return cidr.prefixlen >= cidr.max_prefixlen - 1
 
 
 def _subtract(intervals: list[tuple[int, int]], holes: list[int]) -> tuple[tuple[int, int], ...]:
-    """Remove sorted single addresses from sorted disjoint intervals; O(intervals + holes)."""
+    """Remove sorted single addresses from sorted disjoint intervals; O(intervals + holes).
+    Adjacent pieces are merged, so the result is the unique shortest interval form."""
     out: list[tuple[int, int]] = []
+
+    def emit(a: int, b: int) -> None:
+        if out and out[-1][1] + 1 == a:
+            out[-1] = (out[-1][0], b)
+        else:
+            out.append((a, b))
+
     hi = 0
     for a, b in sorted(intervals):
         start = a
@@ -123,11 +145,11 @@ def _subtract(intervals: list[tuple[int, int]], holes: list[int]) -> tuple[tuple
         while hi < len(holes) and holes[hi] <= b:
             h = holes[hi]
             if h > start:
-                out.append((start, h - 1))
+                emit(start, h - 1)
             start = h + 1
             hi += 1
         if start <= b:
-            out.append((start, b))
+            emit(start, b)
     return tuple(out)
 
 

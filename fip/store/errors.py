@@ -7,6 +7,7 @@ StoreError
 ├── NotAllocatable     a requested IP is outside the subnet's ranges, excluded, or the gateway
 ├── PoolFull           the pool's cap is reached
 ├── PoolForbidden      the namespace may not use the pool
+├── UnknownPool        the pool is not defined in the subnet
 ├── StaleOperation     bind / reserve / release named a pod UID or owner that no longer holds the IP
 ├── SubnetInUse        a change would orphan allocated IPs
 ├── StateLost          the backing store lost its state; allocation waits for a rebuild
@@ -43,6 +44,10 @@ class PoolFull(StoreError):
 
 
 class PoolForbidden(StoreError):
+    pass
+
+
+class UnknownPool(StoreError):
     pass
 
 

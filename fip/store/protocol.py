@@ -38,6 +38,9 @@ class AllocateRequest:
 
 
 class Store(Protocol):
+    def close(self) -> None:
+        """Release connections; the store is unusable afterwards."""
+
     # --- definitions -------------------------------------------------------------------
     def put_subnet(self, subnet: Subnet) -> None:
         """Create or update a subnet definition. Existing records stay; shrinking a subnet
@@ -55,7 +58,8 @@ class Store(Protocol):
     # --- allocation ----------------------------------------------------------------------
     def allocate(self, req: AllocateRequest) -> AllocationRecord:
         """Hand out one IP (see AllocateRequest for the order). Idempotent per pod UID.
-        Raises NoFreeIP, IPTaken, PoolFull, PoolForbidden, UnknownSubnet, StateLost."""
+        Raises NoFreeIP, IPTaken, NotAllocatable, PoolFull, PoolForbidden, UnknownPool,
+        UnknownSubnet, StaleOperation (the pod UID holds an IP for another owner), StateLost."""
 
     def bind(self, subnet: str, ip: IPAddress, pod_uid: str, node: str, now: float) -> AllocationRecord:
         """Mark the IP bound to the running pod on `node`. Refused (StaleOperation) unless the
@@ -90,6 +94,11 @@ class Store(Protocol):
     def usage(self, subnet: str) -> Usage: ...
 
     # --- loss detection --------------------------------------------------------------------
+    def initialise(self) -> None:
+        """First setup of a new, empty store: write the marker so allocation may start.
+        A no-op when the marker exists. Never call it to get past StateLost: after a loss only
+        a rebuild (`begin_rebuild` ... `finish_rebuild`) may resume allocation."""
+
     def check_intact(self) -> None:
         """Raise StateLost if the backing state was lost since initialisation (marker gone,
         new empty server) and no rebuild has been declared finished."""

@@ -1,0 +1,171 @@
+"""Bridge mode: the pod sits on a veth whose host end is a port of a per-VLAN host bridge.
+
+Host layout (in `host_netns` when given):
+
+    VLAN 0:  parent ─ enslaved to fipbr0 (the bridge takes parent's MAC, IP addresses and routes)
+    VLAN N:  parent.N ─ enslaved to fipbrN
+    pod:     fip<hash> (host end, port of the bridge) ══ veth ══ ifname (pod end, MAC 0a:58:<ip>)
+
+Moving the NIC's addresses and routes onto the untagged bridge is what keeps the node reachable
+once its NIC becomes a bridge port. It happens on the first plug of VLAN 0, is undone if that
+plug fails, and is otherwise permanent (other pods and the node itself rely on it).
+
+Plug steps (fault-hook names): bridge, bridge-addresses, bridge-enslave, veth, pod-link, address,
+routes, announce. Plug calls of one driver are serialised by a lock: two first plugs of a VLAN
+must not both build its bridge.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+
+from bridge import pod
+from bridge.driver import FaultHook, PlugRequest, PlugResult
+from bridge.errors import CheckFailed
+from bridge.mac import pod_mac
+from bridge.names import host_bridge, host_veth, staging
+from bridge.netlink import Address, Netlink, Route
+from bridge.undo import UndoStack
+from bridge.uplink import ensure_vlan_parent
+
+
+class BridgeDriver:
+    name = "bridge"
+    steps: tuple[str, ...] = (
+        "bridge",
+        "bridge-addresses",
+        "bridge-enslave",
+        "veth",
+        "pod-link",
+        "address",
+        "routes",
+        "announce",
+    )
+
+    def __init__(self, parent: str, *, host_netns: str | None = None, fault: FaultHook | None = None) -> None:
+        self.parent = parent
+        self.host_netns = host_netns
+        self._fault = fault
+        self._lock = threading.Lock()
+
+    def plug(self, req: PlugRequest) -> PlugResult:
+        mac = pod_mac(req.network.ip)
+        host_if, temp = host_veth(req.container_id, req.ifname), staging(req.container_id, req.ifname)
+        br = host_bridge(req.network.vlan)
+        undo = UndoStack(self._fault)
+        with self._lock, Netlink(self.host_netns) as host:
+            try:
+                undo.step("bridge")
+                self._ensure_bridge(host, br, req.network.vlan, undo)
+                undo.step("veth")
+                host.add_veth(host_if, temp, mac=mac)
+                undo.push(f"delete veth {host_if}", lambda: host.delete_link(host_if))
+                mtu = req.network.mtu or host.require(br).mtu
+                host.set_link(host_if, master=br, mtu=mtu, up=True)
+                host.set_link(temp, mtu=mtu)
+                undo.step("pod-link")
+                host.move_link(temp, req.netns_path, new_name=req.ifname)
+                pod.configure(req, mac, undo)
+                undo.forget()
+            except BaseException as exc:
+                undo.rollback(exc)  # while `host` is still open
+                raise
+        state = {"mode": self.name, "bridge": br, "host_ifname": host_if, "vlan": str(req.network.vlan)}
+        return PlugResult(req.ifname, mac, req.netns_path, host_if, state)
+
+    def _ensure_bridge(self, host: Netlink, br: str, vlan: int, undo: UndoStack) -> None:
+        existing = host.link(br)
+        lower = ensure_vlan_parent(host, self.parent, vlan, undo)
+        lower_link = host.require(lower)
+        if existing is not None and lower_link.master == existing.index:
+            host.set_link(br, up=True)
+            return
+        if existing is None:
+            host.add_bridge(br, mac=lower_link.mac if vlan == 0 else None)
+            undo.push(f"delete bridge {br}", lambda: host.delete_link(br))
+        if vlan == 0:
+            undo.step("bridge-addresses")
+            self._move_l3(host, lower, br, undo)
+        undo.step("bridge-enslave")
+        host.set_link(lower, master=br)
+        undo.push(f"release {lower} from {br}", lambda: _release(host, lower))
+        host.set_link(br, up=True)
+
+    @staticmethod
+    def _move_l3(host: Netlink, nic: str, br: str, undo: UndoStack) -> None:
+        """Move `nic`'s global addresses and its non-kernel routes onto `br`, restorably."""
+        addrs = [a for a in host.addresses(nic) if not a.ip.is_link_local]
+        routes = [
+            r
+            for fam in (socket.AF_INET, socket.AF_INET6)
+            for r in host.routes(fam)
+            if r.oif == nic and r.proto != 2 and not (r.dst is not None and r.dst.is_link_local)
+        ]
+
+        def restore() -> None:
+            for a in addrs:
+                if not any(x.ip == a.ip for x in host.addresses(nic)):
+                    host.add_address(nic, a.ip, a.prefix)
+            present = {
+                (r.dst, r.gateway, r.oif) for f in (socket.AF_INET, socket.AF_INET6) for r in host.routes(f)
+            }
+            for r in routes:
+                if (r.dst, r.gateway, r.oif) not in present:
+                    host.add_route(r)
+
+        undo.push(f"restore the addresses and routes of {nic}", restore)
+        for r in routes:
+            host.del_route(r)
+        for a in addrs:
+            host.del_address(nic, a.ip, a.prefix)
+        undo.push(f"remove the addresses moved onto {br}", lambda: _drop(host, br, addrs))
+        for a in addrs:
+            host.add_address(br, a.ip, a.prefix)
+        host.set_link(br, up=True)
+        for r in routes:
+            host.add_route(Route(r.dst, br, r.gateway, r.metric, r.prefsrc, r.proto, r.scope, r.family))
+
+    def unplug(self, container_id: str, netns_path: str | None, ifname: str, state: dict[str, str]) -> None:
+        host_if = state.get("host_ifname") or host_veth(container_id, ifname)
+        with Netlink(self.host_netns) as host:
+            host.delete_link(host_if)
+            host.delete_link(staging(container_id, ifname))
+        if netns_path:
+            _delete_pod_link(netns_path, ifname, "veth")
+
+    def check(self, req: PlugRequest, state: dict[str, str]) -> None:
+        diffs = pod.differences(req, pod_mac(req.network.ip))
+        host_if = state.get("host_ifname") or host_veth(req.container_id, req.ifname)
+        br = state.get("bridge") or host_bridge(req.network.vlan)
+        with Netlink(self.host_netns) as host:
+            link, bridge = host.link(host_if), host.link(br)
+            if link is None:
+                diffs.append(f"host veth {host_if} missing")
+            elif bridge is None or link.master != bridge.index:
+                diffs.append(f"host veth {host_if} is not a port of bridge {br}")
+        if diffs:
+            raise CheckFailed(req.container_id, diffs)
+
+
+def _release(host: Netlink, port: str) -> None:
+    if host.link(port) is not None:
+        host.set_link(port, nomaster=True)
+
+
+def _drop(host: Netlink, link: str, addrs: list[Address]) -> None:
+    for a in addrs:
+        host.del_address(link, a.ip, a.prefix)
+
+
+def _delete_pod_link(netns_path: str, ifname: str, kind: str) -> None:
+    """Delete the pod's `ifname` if it is still there and of our `kind` (idempotent; netns may be gone)."""
+    from bridge.errors import LinkNotFound
+
+    try:
+        with Netlink(netns_path) as pod_nl:
+            link = pod_nl.link(ifname)
+            if link is not None and link.kind == kind:
+                pod_nl.delete_link(ifname)
+    except LinkNotFound:
+        return

@@ -1,0 +1,40 @@
+"""The undo stack every plug keeps, and the fault hook tests use to exercise it.
+
+A plug calls `step(name)` before each step (the fault hook may raise there) and `push` an undo
+action right after each thing it makes. On any failure the caller runs `rollback(exc)`: actions
+run newest first; an action that fails does not stop the others, it is attached to the original
+error as a note, so the operator sees both what broke and what could not be cleaned up.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from bridge.driver import FaultHook
+
+
+class UndoStack:
+    def __init__(self, fault: FaultHook | None = None) -> None:
+        self._fault = fault
+        self._actions: list[tuple[str, Callable[[], object]]] = []
+
+    def step(self, name: str) -> None:
+        """Mark the start of plug step `name`; a test's fault hook may raise here."""
+        if self._fault is not None:
+            self._fault(name)
+
+    def push(self, what: str, action: Callable[[], object]) -> None:
+        """Register how to undo what was just made; `what` appears in a rollback failure note."""
+        self._actions.append((what, action))
+
+    def rollback(self, exc: BaseException) -> None:
+        while self._actions:
+            what, action = self._actions.pop()
+            try:
+                action()
+            except Exception as undo_exc:  # keep undoing; report on the original error
+                exc.add_note(f"rollback: could not {what}: {undo_exc}")
+
+    def forget(self) -> None:
+        """The plug succeeded: keep everything."""
+        self._actions.clear()

@@ -1,0 +1,197 @@
+"""`fipd`: the node daemon's command line.
+
+    fipd --node NAME --mode bridge|macvlan|sriov --parent IFACE [--kubeconfig PATH] [--host-netns NAME] ...
+    fipd install-cni [--bin-dir DIR] [--conf-dir DIR] ...     (the DaemonSet's init container)
+
+Start-up order: connect to Kubernetes, start the pod cache, sweep containers whose pods are gone
+(only with a successful fresh pod list; never on missing information), then open the socket.
+SIGTERM / SIGINT close the socket and exit; plugged pods stay as they are. Exit codes: 0 clean
+stop, 2 bad arguments or configuration (message says which), 1 anything else.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import sys
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from fip.core.errors import FipError
+from fip.core.subnet import IPNetwork
+
+if TYPE_CHECKING:
+    from fipd.daemon import Daemon
+    from fipd.podcache import NodePodCache
+    from fipd.server import CNIServer
+
+log = logging.getLogger("fipd")
+
+
+@dataclass(frozen=True, slots=True)
+class Wiring:
+    daemon: Daemon
+    server: CNIServer
+    cache: NodePodCache | None
+    live_pod_uids: Callable[[], set[str]]
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="fipd", description="fip node daemon: serves the fip-cni plugin")
+    p.add_argument("--kubeconfig", help="kubeconfig file (default: in-cluster service account)")
+    p.add_argument("--node", default=os.environ.get("NODE_NAME", ""), help="this node's name (env NODE_NAME)")
+    p.add_argument("--mode", required=True, choices=["bridge", "macvlan", "sriov"], help="datapath mode")
+    p.add_argument("--parent", required=True, help="uplink NIC (bridge, macvlan) or SR-IOV PF")
+    p.add_argument("--host-netns", help="do host-side work in this named netns (the lab's simulated nodes)")
+    p.add_argument("--socket", default="/run/fip/fipd.sock", type=Path, help="CNI socket (mode 0600)")
+    p.add_argument("--state-dir", default="/run/fip/containers", type=Path, help="per-container state")
+    p.add_argument("--service-cidr", help="Service ClusterIP range routed via the pod's gateway")
+    p.add_argument(
+        "--redis-url", default=os.environ.get("FIP_REDIS_URL", ""), help="store URL (env FIP_REDIS_URL)"
+    )
+    p.add_argument(
+        "--annotation-timeout", type=float, default=30.0, help="seconds to wait for fip.io/allocation"
+    )
+    p.add_argument("--garp-count", type=int, default=3, help="gratuitous ARPs sent after plugging")
+    p.add_argument(
+        "--metrics-port", type=int, default=0, help="Prometheus metrics on 127.0.0.1:PORT (0 = off)"
+    )
+    p.add_argument(
+        "--no-pod-cache", action="store_true", help="GET every pod instead of watching this node's pods"
+    )
+    p.add_argument("--log-level", default="INFO")
+    args = p.parse_args(argv)
+    if not args.node:
+        p.error("--node (or env NODE_NAME) is required")
+    return args
+
+
+def _service_cidr(text: str | None) -> IPNetwork | None:
+    if not text:
+        return None
+    from fip.core.addresses import parse_network
+
+    return parse_network("--service-cidr", text)
+
+
+def build(args: argparse.Namespace) -> Wiring:
+    """(daemon, server, pod cache or None), wired from the arguments; nothing is served yet."""
+    from bridge.driver import make_driver
+    from fip.kube.client import KubeClient
+    from fip.kube.errors import NotFound
+    from fipd.daemon import Daemon
+    from fipd.nodenet import NodeSubnets
+    from fipd.podcache import NodePodCache
+    from fipd.pods import AllocationLookup
+    from fipd.server import CNIServer
+    from fipd.state import StateDir
+
+    kube = KubeClient(args.kubeconfig)
+
+    def get_pod(ns: str, name: str) -> dict[str, Any] | None:
+        try:
+            return kube.get_pod(ns, name)
+        except NotFound:
+            return None
+
+    cache = None
+    if not args.no_pod_cache:
+        cache = NodePodCache(
+            lambda: kube.list_pods(node=args.node),
+            lambda rv: kube.watch_pods(node=args.node, resource_version=rv),
+        )
+    store = None
+    if args.redis_url:
+        from fip.store.factory import open_store
+
+        store = open_store(args.redis_url)
+    else:
+        log.warning(
+            "no --redis-url / FIP_REDIS_URL: records are not marked bound by fipd (the controllers do it)"
+        )
+    daemon = Daemon(
+        node=args.node,
+        driver=make_driver(args.mode, args.parent, host_netns=args.host_netns),
+        states=StateDir(args.state_dir),
+        lookup=AllocationLookup(get_pod, time.monotonic, cache),
+        subnets=NodeSubnets(
+            args.node,
+            lambda: kube.list_cluster_objects("fip.io", "v1", "subnets"),
+            lambda: kube.get_node(args.node),
+            time.monotonic,
+        ),
+        store=store,
+        service_cidr=_service_cidr(args.service_cidr),
+        annotation_timeout=args.annotation_timeout,
+        garp_count=args.garp_count,
+    )
+
+    def live_pod_uids() -> set[str]:
+        items = kube.list_pods(node=args.node).get("items") or []
+        return {str((p.get("metadata") or {}).get("uid")) for p in items}
+
+    return Wiring(daemon, CNIServer(args.socket, daemon.handle), cache, live_pod_uids)
+
+
+def serve(argv: list[str]) -> int:
+    args = parse_args(argv)
+    logging.basicConfig(
+        level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    try:
+        wiring = build(args)
+        server, cache = wiring.server, wiring.cache
+        if cache is not None:
+            cache.start()
+        _sweep(wiring)
+        server.bind()
+    except FipError as err:
+        print(f"fipd: {err}", file=sys.stderr)
+        return 2
+    except Exception as err:  # SocketInUse, OSError: say it plainly
+        print(f"fipd: cannot start: {err}", file=sys.stderr)
+        return 1
+    if args.metrics_port:
+        from fipd.metrics import serve_metrics
+
+        serve_metrics(args.metrics_port)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    server.serve_in_thread()
+    log.info(
+        "fipd serving on %s (node %s, mode %s, parent %s)", args.socket, args.node, args.mode, args.parent
+    )
+    stop.wait()
+    server.stop()
+    if cache is not None:
+        cache.stop()
+    log.info("fipd stopped; plugged pods are left as they are")
+    return 0
+
+
+def _sweep(wiring: Wiring) -> None:
+    from fip.kube.errors import KubeError
+
+    try:
+        live = wiring.live_pod_uids()
+    except KubeError as err:
+        log.warning("start-up sweep skipped: cannot list this node's pods (%s)", err)
+        return
+    swept = wiring.daemon.sweep(live)
+    log.info("start-up sweep: %d container(s) of gone pods unplugged", len(swept))
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = sys.argv[1:] if argv is None else argv
+    if args and args[0] == "install-cni":
+        from fipd.install import main as install_main
+
+        sys.exit(install_main(args[1:]))
+    sys.exit(serve(args))

@@ -1,0 +1,102 @@
+"""Server-side defaults the real API server fills in on create (the ones fip code reads).
+
+Pods start `Pending` with the scheduler, restart policy and grace period defaulted; Services get
+a ClusterIP from 10.96.0.0/12 (one per Service, never reused while the server runs); Namespaces
+are `Active`; workloads default to one replica. Status in a create request is dropped for the
+types the real server resets (pods, services, workloads, custom resources with a status
+subresource) — nodes keep it, as the kubelet registers nodes with their status.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import itertools
+import threading
+from typing import Any
+
+from lab.apiserver.resources import ResourceType
+
+Obj = dict[str, Any]
+
+RESET_STATUS = {"Pod", "Service", "Deployment", "ReplicaSet", "StatefulSet", "Namespace"}
+WORKLOADS = {"Deployment", "ReplicaSet", "StatefulSet"}
+NO_GENERATION = {
+    "Namespace", "Node", "ConfigMap", "Secret", "Event", "Endpoints", "EndpointSlice", "Lease",
+    "ServiceAccount", "ControllerRevision",
+}  # fmt: skip
+
+
+class ClusterIPs:
+    """Hands out Service ClusterIPs from 10.96.0.0/12 (skipping .0 and the first host)."""
+
+    def __init__(self, cidr: str = "10.96.0.0/12") -> None:
+        self._hosts = ipaddress.ip_network(cidr).hosts()
+        next(self._hosts)
+        self._lock = threading.Lock()
+
+    def next(self) -> str:
+        with self._lock:
+            return str(next(self._hosts))
+
+
+_node_ports = itertools.count(30000)
+
+
+def apply_create_defaults(rt: ResourceType, obj: Obj, ips: ClusterIPs, keep_status: bool) -> None:
+    kind = rt.kind
+    if not keep_status and (kind in RESET_STATUS or (rt.custom and rt.has_status)):
+        obj.pop("status", None)
+    if kind == "Pod":
+        spec = obj.setdefault("spec", {})
+        spec.setdefault("restartPolicy", "Always")
+        spec.setdefault("schedulerName", "default-scheduler")
+        spec.setdefault("terminationGracePeriodSeconds", 30)
+        spec.setdefault("dnsPolicy", "ClusterFirst")
+        spec.setdefault("enableServiceLinks", True)
+        for c in spec.get("containers") or []:
+            if isinstance(c, dict):
+                c.setdefault("imagePullPolicy", "IfNotPresent")
+                c.setdefault("terminationMessagePath", "/dev/termination-log")
+                c.setdefault("terminationMessagePolicy", "File")
+                c.setdefault("resources", {})
+        status = obj.setdefault("status", {})
+        status.setdefault("phase", "Pending")
+        status.setdefault("qosClass", "BestEffort")
+    elif kind == "Namespace":
+        obj.setdefault("spec", {}).setdefault("finalizers", ["kubernetes"])
+        obj["status"] = {"phase": "Active"}
+        obj["metadata"].setdefault("labels", {})["kubernetes.io/metadata.name"] = obj["metadata"]["name"]
+    elif kind == "Service":
+        _service_defaults(obj, ips)
+    elif kind in WORKLOADS:
+        obj.setdefault("spec", {}).setdefault("replicas", 1)
+        # Go's non-omitempty int32 fields: the client's models require them.
+        status = obj.setdefault("status", {})
+        if kind != "Deployment":
+            status.setdefault("replicas", 0)
+        if kind == "StatefulSet":
+            status.setdefault("availableReplicas", 0)
+    elif kind == "Node":
+        obj.setdefault("spec", {})
+        obj.setdefault("status", {})
+
+
+def _service_defaults(obj: Obj, ips: ClusterIPs) -> None:
+    spec = obj.setdefault("spec", {})
+    spec.setdefault("type", "ClusterIP")
+    spec.setdefault("sessionAffinity", "None")
+    if spec["type"] != "ExternalName" and spec.get("clusterIP") in (None, ""):
+        spec["clusterIP"] = ips.next()
+    if spec.get("clusterIP") and spec.get("clusterIP") != "None":
+        spec.setdefault("clusterIPs", [spec["clusterIP"]])
+        family = "IPv6" if ":" in spec["clusterIP"] else "IPv4"
+        spec.setdefault("ipFamilies", [family])
+        spec.setdefault("ipFamilyPolicy", "SingleStack")
+    spec.setdefault("internalTrafficPolicy", "Cluster")
+    for port in spec.get("ports") or []:
+        if isinstance(port, dict):
+            port.setdefault("protocol", "TCP")
+            port.setdefault("targetPort", port.get("port"))
+            if spec["type"] in ("NodePort", "LoadBalancer"):
+                port.setdefault("nodePort", next(_node_ports))
+    obj["status"] = {"loadBalancer": {}}

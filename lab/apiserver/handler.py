@@ -1,0 +1,477 @@
+"""The HTTP side: one `BaseHTTPRequestHandler` per connection (HTTP/1.1 keep-alive), JSON only.
+
+Request bodies are JSON whatever the Content-Type says (a missing Content-Type is JSON, as on the
+real server; YAML is accepted too), except PATCH, whose Content-Type picks the patch type. Every
+error is a `Status` body. Watches are chunked, newline-delimited `{"type", "object"}` events,
+flushed one by one.
+"""
+
+# ruff: noqa: E501  (error messages are kube-apiserver's, verbatim)
+
+from __future__ import annotations
+
+import collections
+import select
+import socket
+import time
+from http.server import BaseHTTPRequestHandler
+from typing import TYPE_CHECKING, Any
+
+import orjson
+import yaml
+
+from lab.apiserver import discovery, pods, routes, validation
+from lab.apiserver.routes import Route
+from lab.apiserver.selectors import combine, field_matcher, label_matcher
+from lab.apiserver.status import APIError, bad_request, route_not_found, success
+from lab.apiserver.store import DeleteOptions
+from lab.apiserver.watch import WatchStream
+
+if TYPE_CHECKING:
+    from lab.apiserver.server import APIServer
+
+Obj = dict[str, Any]
+PATCH_TYPES = {
+    "application/json-patch+json": "json",
+    "application/merge-patch+json": "merge",
+    "application/strategic-merge-patch+json": "strategic",
+    "application/apply-patch+yaml": "apply",
+}
+UNSUPPORTED_PATCH = (
+    "the body of the request was in an unknown format - accepted media types include: application/json-patch+json, "
+    "application/merge-patch+json, application/apply-patch+yaml, application/strategic-merge-patch+json"
+)
+RETURNS_OBJECT_ON_DELETE = {"Pod"}
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "fip-lab-apiserver/1"
+    api: APIServer  # set on the subclass made by APIServer
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Quiet: requests are recorded in `api.requests` instead."""
+
+    def do_GET(self) -> None:
+        self._serve("GET")
+
+    def do_POST(self) -> None:
+        self._serve("POST")
+
+    def do_PUT(self) -> None:
+        self._serve("PUT")
+
+    def do_PATCH(self) -> None:
+        self._serve("PATCH")
+
+    def do_DELETE(self) -> None:
+        self._serve("DELETE")
+
+    # ----- plumbing ------------------------------------------------------------------------------
+
+    def _serve(self, method: str) -> None:
+        self._warnings: list[str] = []
+        code = 500
+        try:
+            body = self._read_body()
+            segs, query = routes.split(self.path)
+            code = self._dispatch(method, segs, query, body)
+        except APIError as e:
+            code = e.code
+            self._send_json(e.code, e.status_body())
+        except (BrokenPipeError, ConnectionResetError):
+            self.close_connection = True
+        except Exception as e:  # a bug in the fake must still answer a Status, never a traceback
+            self._send_json(
+                500, APIError(500, "InternalError", f"Internal error occurred: {e!r}").status_body()
+            )
+        self.api.requests.append((method, self.path, code))
+
+    def _read_body(self) -> bytes:
+        if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
+            out = bytearray()
+            while True:
+                size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
+                if size == 0:
+                    self.rfile.readline()
+                    return bytes(out)
+                out += self.rfile.read(size)
+                self.rfile.readline()
+        length = int(self.headers.get("Content-Length") or 0)
+        return self.rfile.read(length) if length else b""
+
+    def _decode(self, raw: bytes, rt_kind: str = "") -> Any:
+        ctype = (self.headers.get("Content-Type") or "").split(";")[0].strip().lower()
+        if not raw.strip():
+            raise bad_request("Object 'Kind' is missing in '{}'" if rt_kind else "empty request body")
+        try:
+            if "yaml" in ctype:
+                return yaml.safe_load(raw)
+            return orjson.loads(raw)
+        except (orjson.JSONDecodeError, yaml.YAMLError) as e:
+            raise bad_request(f"couldn't get version/kind; json parse error: {e}") from None
+
+    def _send_json(self, code: int, body: Any) -> None:
+        data = orjson.dumps(body)
+        self.send_response(code)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Cache-Control", "no-cache, private")
+        for w in self._warnings:
+            self.send_header("Warning", f'299 - "{w}"')
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def _send_text(self, code: int, text: str) -> None:
+        data = text.encode()
+        self.send_response(code)
+        self.send_header("Content-Type", "text/plain; charset=utf-8")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    # ----- routing -------------------------------------------------------------------------------
+
+    def _dispatch(self, method: str, segs: list[str], query: dict[str, str], body: bytes) -> int:
+        api = self.api
+        if segs and segs[0] == "_lab":
+            return self._lab(method, segs[1:], body)
+        if method == "GET":
+            static = self._static(segs)
+            if static is not None:
+                if isinstance(static, str):
+                    self._send_text(200, static)
+                else:
+                    self._send_json(200, static)
+                return 200
+        route = routes.resolve(api.registry, method, segs, query)
+        if route is None:
+            raise route_not_found()
+        api.control.apply(route.verb, route.fault_resource)
+        if route.verb == "watch":
+            self._watch(route)
+            return 200
+        code, out = self._resource(route, body)
+        self._send_json(code, out)
+        return code
+
+    def _static(self, segs: list[str]) -> Obj | str | None:  # noqa: PLR0911
+        reg = self.api.registry
+        path = "/" + "/".join(segs)
+        if path in ("/healthz", "/readyz", "/livez"):
+            return "ok"
+        if path == "/version":
+            return discovery.VERSION
+        if path == "/api":
+            return discovery.api_versions(self.api.url.split("//", 1)[1])
+        if path == "/apis":
+            return discovery.api_group_list(reg)
+        if len(segs) == 2 and segs[0] == "apis":
+            group = discovery.api_group(reg, segs[1])
+            if group is None:
+                raise route_not_found()
+            return group
+        if segs == ["api", "v1"] or (len(segs) == 3 and segs[0] == "apis"):
+            gname, version = ("", "v1") if segs[0] == "api" else (segs[1], segs[2])
+            found = discovery.resource_list(reg, gname, version)
+            if found is None:
+                raise route_not_found()
+            return found
+        return None
+
+    def _lab(self, method: str, segs: list[str], body: bytes) -> int:
+        control = self.api.control
+        if method != "POST" or len(segs) != 1:
+            raise route_not_found()
+        op = segs[0]
+        if op == "inject":
+            args = orjson.loads(body or b"{}")
+            control.inject(
+                args["verb"],
+                args["resource"],
+                float(args.get("latency", 0.0)),
+                args.get("status"),
+                args.get("times"),
+            )
+        elif op in ("clear", "compact", "pause", "resume"):
+            getattr(control, op)()
+        elif op == "drop-watches":
+            control.drop_watches()
+        else:
+            raise route_not_found()
+        self._send_json(200, success())
+        return 200
+
+    # ----- resources -----------------------------------------------------------------------------
+
+    def _matcher(self, route: Route) -> Any:
+        rt, q = route.rt, route.query
+        fields = q.get("fieldSelector")
+        if route.name:
+            fields = f"metadata.name={route.name}" + (f",{fields}" if fields else "")
+        return combine(
+            label_matcher(q.get("labelSelector")), field_matcher(fields, rt.selectable_fields, rt.kind)
+        )
+
+    def _resource(self, route: Route, raw: bytes) -> tuple[int, Any]:  # noqa: PLR0911
+        storage, rt, ns, name, sub = (
+            self.api.storage,
+            route.rt,
+            route.namespace,
+            route.name,
+            route.subresource,
+        )
+        dry = route.query.get("dryRun", "") == "All"
+        if route.verb == "list":
+            return 200, self._list(route)
+        if route.verb == "get":
+            with storage.lock:
+                obj = storage.current(rt, ns or "", name)
+            return 200, scale_of(rt, obj) if sub == "scale" else obj
+        if route.verb == "create":
+            if sub == "binding":
+                body = self._decode(raw, "Binding")
+                pods.bind(storage, ns or "", name or (body.get("metadata") or {}).get("name", ""), body)
+                return 201, success(201)
+            if name:
+                raise APIError(
+                    405, "MethodNotAllowed", "the server does not allow this method on the requested resource"
+                )
+            body = self._decode(raw, rt.kind)
+            self._unknown(rt, body, route)
+            return 201, storage.create_rt(rt, ns, body, dry_run=dry)
+        if route.verb == "update":
+            body = self._decode(raw, rt.kind)
+            if sub == "scale":
+                return 200, self._scale_write(route, body, "update")
+            self._unknown(rt, body, route)
+            return 200, storage.update_rt(rt, ns, name, body, subresource=sub, dry_run=dry)
+        if route.verb == "patch":
+            return 200, self._patch(route, raw, dry)
+        if route.verb == "delete":
+            return 200, self._delete(route, raw, dry)
+        if route.verb == "deletecollection":
+            return 200, self._delete_collection(route, raw, dry)
+        raise route_not_found()
+
+    def _list(self, route: Route) -> Obj:
+        rt, q = route.rt, route.query
+        try:
+            limit = int(q.get("limit") or 0)
+        except ValueError:
+            raise bad_request(f"invalid limit {q.get('limit')!r}") from None
+        result = self.api.storage.list_rt(
+            rt, route.namespace, self._matcher(route), limit, q.get("continue", "")
+        )
+        meta: Obj = {"resourceVersion": result.resource_version}
+        if result.continue_token:
+            meta["continue"] = result.continue_token
+            meta["remainingItemCount"] = result.remaining
+        return {"kind": rt.list_kind, "apiVersion": rt.api_version, "metadata": meta, "items": result.items}
+
+    def _unknown(self, rt: Any, body: Any, route: Route) -> None:
+        if not isinstance(body, dict):
+            return
+        mode = route.query.get("fieldValidation", "Warn")
+        if rt.custom and rt.schema is not None:
+            unknown = [p.lstrip(".") for p in validation.schema_unknown(body, rt.schema)]
+            if unknown and mode == "Strict":
+                raise bad_request(", ".join(f".{p}: field not declared in schema" for p in unknown))
+        else:
+            unknown = validation.unknown_fields(rt, body)
+            if unknown and mode == "Strict":
+                raise bad_request(
+                    "strict decoding error: " + ", ".join(f'unknown field "{p}"' for p in unknown)
+                )
+            validation.drop_fields(body, unknown)
+        if mode != "Ignore":
+            self._warnings += [f'unknown field \\"{p}\\"' for p in unknown]
+
+    def _patch(self, route: Route, raw: bytes, dry: bool) -> Obj:
+        ctype = (self.headers.get("Content-Type") or "").split(";")[0].strip().lower()
+        ptype = PATCH_TYPES.get(ctype)
+        if ptype is None:
+            raise APIError(415, "UnsupportedMediaType", UNSUPPORTED_PATCH)
+        storage, rt = self.api.storage, route.rt
+        if ptype == "apply":
+            if not route.query.get("fieldManager"):
+                raise bad_request("PATCH /apply requires fieldManager to be set")
+            body = self._decode(raw, rt.kind)
+            with storage.lock:
+                existing = storage._bucket(rt).get(
+                    (route.namespace or "", route.name) if rt.namespaced else ("", route.name)
+                )
+                if existing is None:
+                    if isinstance(body, dict):
+                        body.setdefault("metadata", {})["name"] = route.name
+                    return storage.create_rt(rt, route.namespace, body, dry_run=dry)
+            ptype = "merge"
+        else:
+            body = self._decode(raw)
+        if route.subresource == "scale":
+            return self._scale_write(route, body, ptype)
+        return storage.patch_rt(
+            rt, route.namespace, route.name, ptype, body, subresource=route.subresource, dry_run=dry
+        )
+
+    def _scale_write(self, route: Route, body: Any, how: str) -> Obj:
+        storage, rt = self.api.storage, route.rt
+        from lab.apiserver import patch as patching
+
+        with storage.lock:
+            obj = storage.current(rt, route.namespace or "", route.name)
+            scale = scale_of(rt, obj)
+            try:
+                if how == "update":
+                    new_scale = body
+                elif how == "json":
+                    new_scale = patching.json_patch(scale, body)
+                else:
+                    new_scale = patching.merge_patch(scale, body)
+            except patching.PatchError as e:
+                raise APIError(
+                    400 if e.bad_format else 422, "BadRequest" if e.bad_format else "Invalid", str(e)
+                ) from None
+            replicas = ((new_scale or {}).get("spec") or {}).get("replicas")
+            if not isinstance(replicas, int) or isinstance(replicas, bool) or replicas < 0:
+                raise APIError(
+                    422,
+                    "Invalid",
+                    f'Scale.autoscaling "{route.name}" is invalid: spec.replicas: Invalid value: {replicas!r}: must be greater than or equal to 0',
+                )
+            rv = ((new_scale or {}).get("metadata") or {}).get("resourceVersion")
+            path = rt.scale.spec_replicas.lstrip(".").split(".") if rt.scale else ["spec", "replicas"]
+            update: Obj = {path[-1]: replicas}
+            for part in reversed(path[:-1]):
+                update = {part: update}
+            if rv:
+                update.setdefault("metadata", {})["resourceVersion"] = rv
+            new = storage.patch_rt(rt, route.namespace, route.name, "merge", update)
+        return scale_of(rt, new)
+
+    def _delete_options(self, route: Route, raw: bytes) -> DeleteOptions:
+        q = route.query
+        body: Obj = {}
+        if raw.strip():
+            parsed = self._decode(raw)
+            body = parsed if isinstance(parsed, dict) else {}
+        grace = body.get("gracePeriodSeconds", q.get("gracePeriodSeconds"))
+        pre = body.get("preconditions") or {}
+        propagation = body.get("propagationPolicy") or q.get("propagationPolicy")
+        if body.get("orphanDependents") is True or q.get("orphanDependents", "").lower() == "true":
+            propagation = propagation or "Orphan"
+        if propagation not in (None, "Background", "Foreground", "Orphan"):
+            raise APIError(
+                422,
+                "Invalid",
+                f'DeleteOptions.meta.k8s.io "" is invalid: propagationPolicy: Unsupported value: "{propagation}": supported values: "Foreground", "Background", "Orphan", "nil"',
+            )
+        try:
+            grace_int = None if grace in (None, "") else int(grace)
+        except ValueError:
+            raise bad_request(f"invalid gracePeriodSeconds {grace!r}") from None
+        dry = q.get("dryRun") == "All" or body.get("dryRun") == ["All"]
+        return DeleteOptions(grace_int, propagation, pre.get("uid"), pre.get("resourceVersion"), dry)
+
+    def _delete(self, route: Route, raw: bytes, dry: bool) -> Obj:
+        rt = route.rt
+        opts = self._delete_options(route, raw)
+        obj = self.api.storage.delete_rt(rt, route.namespace, route.name, opts)
+        still_there = (
+            bool(obj["metadata"].get("deletionTimestamp"))
+            and self.api.storage._bucket(rt).get(
+                (obj["metadata"].get("namespace", ""), obj["metadata"]["name"])
+            )
+            is not None
+        )
+        if still_there or rt.kind in RETURNS_OBJECT_ON_DELETE or rt.custom or opts.dry_run:
+            return obj
+        return success(
+            200, {"name": route.name, "group": rt.group, "kind": rt.plural, "uid": obj["metadata"].get("uid")}
+        )
+
+    def _delete_collection(self, route: Route, raw: bytes, dry: bool) -> Obj:
+        rt, storage = route.rt, self.api.storage
+        opts = self._delete_options(route, raw)
+        items = storage.list_rt(rt, route.namespace, self._matcher(route)).items
+        out = []
+        for obj in items:
+            m = obj["metadata"]
+            try:
+                out.append(storage.delete_rt(rt, m.get("namespace", ""), m["name"], opts))
+            except APIError as e:
+                if e.code != 404:
+                    raise
+        return {
+            "kind": rt.list_kind,
+            "apiVersion": rt.api_version,
+            "metadata": {"resourceVersion": storage.resource_version},
+            "items": out,
+        }
+
+    # ----- watch ---------------------------------------------------------------------------------
+
+    def _watch(self, route: Route) -> None:
+        stream = WatchStream(
+            self.api.storage, self.api.control, route.rt, route.namespace, self._matcher(route),
+            route.query, self.api.bookmark_interval, route.flag,
+        )  # fmt: skip
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Cache-Control", "no-cache, private")
+        self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+        self.api.open_watches.add(self)
+        try:
+            for event in stream.events(self._client_alive):
+                data = orjson.dumps(event) + b"\n"
+                self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
+            self.wfile.write(b"0\r\n\r\n")
+        except (BrokenPipeError, ConnectionResetError, OSError):
+            self.close_connection = True
+        finally:
+            self.api.open_watches.discard(self)
+
+    def _client_alive(self) -> bool:
+        """False once the client has closed its end (checked while a watch is idle)."""
+        sock: socket.socket = self.connection
+        try:
+            readable, _, _ = select.select([sock], [], [], 0)
+            if readable and not sock.recv(1, socket.MSG_PEEK):
+                return False
+        except OSError:
+            return False
+        return True
+
+
+def scale_of(rt: Any, obj: Obj) -> Obj:
+    """The `autoscaling/v1` Scale view of a workload or a CR with a scale subresource."""
+    paths = rt.scale
+
+    def get(path: str | None) -> Any:
+        cur: Any = obj
+        for part in (path or "").lstrip(".").split("."):
+            cur = cur.get(part) if isinstance(cur, dict) else None
+        return cur
+
+    m = obj["metadata"]
+    status: Obj = {"replicas": get(paths.status_replicas) or 0}
+    if paths.label_selector and get(paths.label_selector):
+        status["selector"] = get(paths.label_selector)
+    elif not rt.custom:
+        sel = ((obj.get("spec") or {}).get("selector") or {}).get("matchLabels") or {}
+        if sel:
+            status["selector"] = ",".join(f"{k}={v}" for k, v in sorted(sel.items()))
+    return {
+        "kind": "Scale",
+        "apiVersion": "autoscaling/v1",
+        "metadata": {
+            k: m[k] for k in ("name", "namespace", "uid", "resourceVersion", "creationTimestamp") if k in m
+        },
+        "spec": {"replicas": get(paths.spec_replicas) or 0},
+        "status": status,
+    }
+
+
+RequestLog = collections.deque[tuple[str, str, int]]
+_ = time

@@ -1,0 +1,102 @@
+"""`APIServer`: the fake kube-apiserver as an object — start, use, stop.
+
+    with APIServer(host="127.0.0.1", port=0) as api:
+        api.url                      # "http://127.0.0.1:PORT"
+        api.write_kubeconfig(path)   # a normal kubeconfig for the official client / kubectl
+        api.control                  # test control (lab.apiserver.control.Control)
+        api.storage                  # in-process access (lab.apiserver.storage.Storage)
+
+The namespaces `default`, `kube-system`, `kube-public` and `kube-node-lease` exist from the
+start, as on a new cluster. CRDs come from `crd_dir` (default `<repo>/deploy/crds`).
+"""
+
+from __future__ import annotations
+
+import collections
+import os
+import pathlib
+import threading
+from http.server import ThreadingHTTPServer
+from types import TracebackType
+from typing import Any
+
+from lab.apiserver import kubeconfig
+from lab.apiserver.control import Control
+from lab.apiserver.gc import Collector
+from lab.apiserver.handler import Handler
+from lab.apiserver.resources import BUILTIN, Registry, load_crds
+from lab.apiserver.storage import Storage
+
+REPO = pathlib.Path(__file__).resolve().parents[2]
+DEFAULT_CRD_DIR = REPO / "deploy" / "crds"
+INITIAL_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
+
+
+class _HTTPServer(ThreadingHTTPServer):
+    daemon_threads = True
+    request_queue_size = 256
+    allow_reuse_address = True
+
+
+class APIServer:
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        crd_dir: str | os.PathLike[str] | None = None,
+        *,
+        history: int = 250_000,
+        bookmark_interval: float = 1.0,
+    ) -> None:
+        crd_path = pathlib.Path(crd_dir) if crd_dir is not None else DEFAULT_CRD_DIR
+        self.crds = load_crds(crd_path)
+        self.registry = Registry(list(BUILTIN) + [t for _, ts in self.crds for t in ts])
+        self.storage = Storage(self.registry, history_capacity=history)
+        self.control = Control(self.storage)
+        self.collector = Collector(self.storage)
+        self.bookmark_interval = bookmark_interval
+        self.requests: collections.deque[tuple[str, str, int]] = collections.deque(maxlen=10_000)
+        self.open_watches: set[Any] = set()
+        for ns in INITIAL_NAMESPACES:
+            self.storage.create("namespaces", {"metadata": {"name": ns}})
+        for doc, _ in self.crds:
+            body = dict(doc)
+            body["metadata"] = {"name": (doc.get("metadata") or {}).get("name", "")}
+            self.storage.create("customresourcedefinitions", body, keep_status=True)
+        handler = type("BoundHandler", (Handler,), {"api": self})
+        self._httpd = _HTTPServer((host, port), handler)
+        self.host, self.port = str(self._httpd.server_address[0]), int(self._httpd.server_address[1])
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def start(self) -> APIServer:
+        self.collector.start()
+        self._thread = threading.Thread(target=self._httpd.serve_forever, name="apiserver-http", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop serving; open watches end, the port is released."""
+        self.control.resume()
+        with self.storage.lock:
+            self.storage.history.closed = True
+            self.storage.cond.notify_all()
+        self._httpd.shutdown()
+        self._httpd.server_close()
+        self.collector.stop()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+    def write_kubeconfig(self, path: str | os.PathLike[str]) -> pathlib.Path:
+        return kubeconfig.write(path, self.url)
+
+    def __enter__(self) -> APIServer:
+        return self.start()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()

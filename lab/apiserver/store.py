@@ -1,0 +1,550 @@
+"""The object store with kube-apiserver's write semantics (`Store`; `Storage` adds the in-process API).
+
+One lock guards every object and the `History`. Stored objects are never mutated after they are
+stored — every write stores a new dict — so reads (lists of 100,000 pods, watch events) hand out
+references without copying; the HTTP layer serialises them. Methods ending in `_rt` take a
+`ResourceType` and return stored objects, which callers must not mutate.
+
+Semantics (see the package README for the full list): server-set uid, creationTimestamp,
+generation and resourceVersion; 409 on a stale resourceVersion; no-op writes change nothing and
+emit nothing; `status` is only written through the status subresource where one exists; objects
+with finalizers stay (with deletionTimestamp) until the finalizers are gone; pods get graceful
+deletion (`lab.apiserver.pods`); dependents are collected by ownerReference (`lab.apiserver.gc`).
+"""
+
+# ruff: noqa: E501  (error messages are kube-apiserver's, verbatim)
+
+from __future__ import annotations
+
+import copy
+import random
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+
+from lab.apiserver import defaults, patch, pods, validation
+from lab.apiserver.history import Change, History
+from lab.apiserver.resources import Registry, ResourceType
+from lab.apiserver.selectors import Matcher
+from lab.apiserver.status import (
+    STALE,
+    APIError,
+    already_exists,
+    bad_request,
+    conflict,
+    expired,
+    invalid,
+    not_found,
+)
+
+Obj = dict[str, Any]
+Key = tuple[str, str]  # (namespace, name); namespace "" for cluster-scoped
+SUFFIX_CHARS = "bcdfghjklmnpqrstvwxz2456789"
+
+
+def rfc3339(t: float) -> str:
+    return datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@dataclass(frozen=True, slots=True)
+class DeleteOptions:
+    grace_period: int | None = None
+    propagation: str | None = None  # Background (default), Foreground, Orphan
+    uid: str | None = None
+    resource_version: str | None = None
+    dry_run: bool = False
+
+
+@dataclass(slots=True)
+class ListResult:
+    items: list[Obj]
+    resource_version: str
+    continue_token: str
+    remaining: int | None
+
+
+class Store:
+    def __init__(self, registry: Registry, history_capacity: int = 250_000, start_rv: int = 1000) -> None:
+        self.registry = registry
+        self.lock = threading.RLock()
+        self.cond = threading.Condition(self.lock)
+        self.history = History(self.cond, history_capacity, start_rv)
+        self._objects: dict[str, dict[Key, Obj]] = {}
+        self._dependents: dict[str, set[tuple[str, str, str]]] = {}  # owner uid -> {(rkey, ns, name)}
+        self.cluster_ips = defaults.ClusterIPs()
+        self.clock = time.time
+        self.on_removed: list[Any] = []  # callbacks(rt, obj) after an object is gone (GC hooks)
+        self.on_deleting: list[Any] = []  # callbacks(rt, obj) when deletion starts (finalizers)
+        self.on_graceful: list[Any] = []  # callbacks(rt, obj, deadline) for the grace-period reaper
+
+    # ----- helpers -------------------------------------------------------------------------------
+
+    def rt(self, resource: str | ResourceType) -> ResourceType:
+        return resource if isinstance(resource, ResourceType) else self.registry.lookup(resource)
+
+    def _bucket(self, rt: ResourceType) -> dict[Key, Obj]:
+        return self._objects.setdefault(rt.key, {})
+
+    def _ns(self, rt: ResourceType, namespace: str | None) -> str:
+        return (namespace or "") if rt.namespaced else ""
+
+    def now(self) -> str:
+        return rfc3339(self.clock())
+
+    @property
+    def resource_version(self) -> str:
+        return str(self.history.rv)
+
+    def current(self, rt: ResourceType, ns: str, name: str) -> Obj:
+        obj = self._bucket(rt).get((self._ns(rt, ns), name))
+        if obj is None:
+            raise not_found(rt.plural, rt.group, name)
+        return obj
+
+    def _commit(self, rt: ResourceType, etype: str, new: Obj, old: Obj | None) -> Obj:
+        """Give `new` the next resourceVersion, store it (or remove it for DELETED), log it."""
+        rv = self.history.next_rv()
+        meta = new["metadata"] = dict(new["metadata"])
+        meta["resourceVersion"] = str(rv)
+        ns = meta.get("namespace", "") if rt.namespaced else ""
+        key = (ns, meta["name"])
+        if etype == "DELETED":
+            self._bucket(rt).pop(key, None)
+        else:
+            self._bucket(rt)[key] = new
+        self._index_owners(rt, key, old, None if etype == "DELETED" else new)
+        self.history.append(Change(rv, rt.key, ns, etype, new, old))
+        return new
+
+    def _index_owners(self, rt: ResourceType, key: Key, old: Obj | None, new: Obj | None) -> None:
+        ref = (rt.key, key[0], key[1])
+        for obj, add in ((old, False), (new, True)):
+            for owner in ((obj or {}).get("metadata") or {}).get("ownerReferences") or []:
+                uid = owner.get("uid", "")
+                if add:
+                    self._dependents.setdefault(uid, set()).add(ref)
+                else:
+                    self._dependents.get(uid, set()).discard(ref)
+
+    def dependents(self, uid: str) -> list[tuple[ResourceType, Obj]]:
+        out = []
+        with self.lock:
+            for rkey, ns, name in list(self._dependents.get(uid, ())):
+                rt = self.registry.lookup(rkey)
+                obj = self._bucket(rt).get((ns, name))
+                if obj is not None:
+                    out.append((rt, obj))
+        return out
+
+    def find_uid(self, uid: str) -> bool:
+        """Whether any stored object has this uid (GC: is the owner still there?)."""
+        with self.lock:
+            return any(o["metadata"].get("uid") == uid for b in self._objects.values() for o in b.values())
+
+    # ----- create --------------------------------------------------------------------------------
+
+    def create_rt(
+        self, rt: ResourceType, ns: str | None, body: Any, *, dry_run: bool = False, keep_status: bool = False
+    ) -> Obj:
+        """Create from a freshly decoded body (which this takes ownership of)."""
+        validation.check_shape(rt, body)
+        obj: Obj = body
+        meta = obj["metadata"] = dict(obj.get("metadata") or {})
+        if rt.namespaced:
+            if meta.get("namespace") and ns and meta["namespace"] != ns:
+                raise bad_request(
+                    "the namespace of the provided object does not match the namespace sent on the request"
+                )
+            ns = ns or meta.get("namespace") or "default"
+            meta["namespace"] = ns
+        else:
+            meta.pop("namespace", None)
+            ns = ""
+        obj["apiVersion"], obj["kind"] = rt.api_version, rt.kind
+        if meta.get("resourceVersion"):
+            raise APIError(
+                500,
+                "InternalError",
+                "Internal error occurred: resourceVersion should not be set on objects to be created",
+            )
+        validation.require_name(rt, meta)
+        for k in (
+            "uid",
+            "creationTimestamp",
+            "deletionTimestamp",
+            "deletionGracePeriodSeconds",
+            "generation",
+            "selfLink",
+        ):
+            meta.pop(k, None)
+        defaults.apply_create_defaults(rt, obj, self.cluster_ips, keep_status)
+        with self.lock:
+            if rt.namespaced:
+                self._check_namespace(rt, ns)
+            if not meta.get("name"):
+                meta["name"] = self._generate_name(rt, ns, meta["generateName"])
+            validation.validate(rt, obj)
+            if (ns, meta["name"]) in self._bucket(rt):
+                raise already_exists(rt.plural, rt.group, meta["name"])
+            meta["uid"] = str(uuid.uuid4())
+            meta["creationTimestamp"] = self.now()
+            if rt.kind not in defaults.NO_GENERATION:
+                meta["generation"] = 1
+            if dry_run:
+                return obj
+            return self._commit(rt, "ADDED", obj, None)
+
+    def _check_namespace(self, rt: ResourceType, ns: str) -> None:
+        nst = self.registry.lookup("namespaces")
+        nso = self._bucket(nst).get(("", ns))
+        if nso is None:
+            raise not_found("namespaces", "", ns)
+        if nso["metadata"].get("deletionTimestamp"):
+            raise APIError(
+                403,
+                "Forbidden",
+                f'{rt.plural} "{ns}" is forbidden: unable to create new content in namespace {ns} '
+                "because it is being terminated",
+                {"name": ns, "kind": rt.plural},
+            )
+
+    def _generate_name(self, rt: ResourceType, ns: str, prefix: str) -> str:
+        prefix = prefix[: 63 - 5] if rt.plural in validation.LABEL_NAMES else prefix[: 253 - 5]
+        for _ in range(100):
+            name = prefix + "".join(random.choice(SUFFIX_CHARS) for _ in range(5))  # noqa: S311
+            if (ns, name) not in self._bucket(rt):
+                return name
+        raise APIError(500, "InternalError", f"could not generate a unique name from {prefix!r}")
+
+    # ----- update --------------------------------------------------------------------------------
+
+    def update_rt(
+        self,
+        rt: ResourceType,
+        ns: str | None,
+        name: str,
+        body: Any,
+        *,
+        subresource: str = "",
+        dry_run: bool = False,
+    ) -> Obj:
+        validation.check_shape(rt, body)
+        meta = dict(body.get("metadata") or {})
+        if meta.get("name") and meta["name"] != name:
+            raise bad_request(
+                f"the name of the object ({meta['name']}) does not match the name on the URL ({name})"
+            )
+        if rt.namespaced and meta.get("namespace") and ns and meta["namespace"] != ns:
+            raise bad_request(
+                "the namespace of the provided object does not match the namespace sent on the request"
+            )
+        with self.lock:
+            old = self.current(rt, ns or "", name)
+            rv = meta.get("resourceVersion")
+            if rv and rv != old["metadata"]["resourceVersion"]:
+                raise conflict(rt.plural, rt.group, name, STALE)
+            if not rv and rt.custom:
+                raise invalid(
+                    rt.kind,
+                    rt.group,
+                    name,
+                    [
+                        (
+                            "metadata.resourceVersion",
+                            "FieldValueInvalid",
+                            "Invalid value: 0x0: must be specified for an update",
+                        )
+                    ],
+                )
+            return self._write(rt, old, body, subresource, dry_run)
+
+    def _write(self, rt: ResourceType, old: Obj, body: Obj, subresource: str, dry_run: bool) -> Obj:  # noqa: PLR0912
+        """Turn `body` into the next version of `old` (server fields kept) and commit it if changed."""
+        if subresource == "status":
+            new = dict(old)
+            if "status" in body:
+                new["status"] = body["status"]
+            else:
+                new.pop("status", None)
+        else:
+            new = dict(body)
+            if rt.has_status and rt.kind != "Node":
+                if "status" in old:
+                    new["status"] = old["status"]
+                else:
+                    new.pop("status", None)
+        new["apiVersion"], new["kind"] = rt.api_version, rt.kind
+        meta = dict(new.get("metadata") or {}) if subresource != "status" else dict(old["metadata"])
+        om = old["metadata"]
+        for k in (
+            "name",
+            "namespace",
+            "uid",
+            "creationTimestamp",
+            "deletionTimestamp",
+            "deletionGracePeriodSeconds",
+            "generation",
+            "resourceVersion",
+        ):
+            if k in om:
+                meta[k] = om[k]
+            else:
+                meta.pop(k, None)
+        meta.pop("selfLink", None)
+        if om.get("deletionTimestamp"):
+            added = set(meta.get("finalizers") or []) - set(om.get("finalizers") or [])
+            if added:
+                raise invalid(
+                    rt.kind,
+                    rt.group,
+                    om["name"],
+                    [
+                        (
+                            "metadata.finalizers",
+                            "FieldValueForbidden",
+                            "Forbidden: no new finalizers can be added if the object is being deleted, found new finalizers "
+                            + str(sorted(added)),
+                        )
+                    ],
+                )
+        new["metadata"] = meta
+        if rt.kind == "Pod" and subresource != "status":
+            validation.check_pod_update(old, new)
+        validation.validate(rt, new)
+        if new == old:
+            return old
+        if "generation" in meta and _spec_of(new) != _spec_of(old):
+            meta["generation"] = int(meta["generation"]) + 1
+        if dry_run:
+            return new
+        if meta.get("deletionTimestamp") and not meta.get("finalizers") and self._deletion_done(rt, new):
+            gone = self._commit(rt, "DELETED", new, old)
+            self._after_removed(rt, gone)
+            return gone
+        return self._commit(rt, "MODIFIED", new, old)
+
+    def _deletion_done(self, rt: ResourceType, obj: Obj) -> bool:
+        """An object with deletionTimestamp whose finalizers are gone: may it go now?"""
+        if rt.kind != "Pod":
+            return True
+        return obj["metadata"].get("deletionGracePeriodSeconds", 0) == 0 or pods.grace_expired(
+            obj, self.clock()
+        )
+
+    def _after_removed(self, rt: ResourceType, obj: Obj) -> None:
+        for callback in self.on_removed:
+            callback(rt, obj)
+
+    # ----- patch ---------------------------------------------------------------------------------
+
+    def patch_rt(
+        self,
+        rt: ResourceType,
+        ns: str | None,
+        name: str,
+        patch_type: str,
+        body: Any,
+        *,
+        subresource: str = "",
+        dry_run: bool = False,
+    ) -> Obj:
+        """Apply a `json`, `merge`, `strategic` or `apply` patch to the current object."""
+        with self.lock:
+            old = self.current(rt, ns or "", name)
+            try:
+                if patch_type == "json":
+                    patched = patch.json_patch(old, body)
+                elif patch_type == "strategic":
+                    if rt.custom:
+                        raise APIError(415, "UnsupportedMediaType", _UNSUPPORTED_SMP)
+                    patched = patch.strategic_merge_patch(copy.deepcopy(old), body)
+                else:
+                    if not isinstance(body, dict):
+                        raise patch.PatchError(
+                            "json: cannot unmarshal array into Go value of type map[string]interface {}", True
+                        )
+                    patched = patch.merge_patch(copy.deepcopy(old), body)
+            except patch.PatchError as e:
+                if e.bad_format:
+                    raise bad_request(str(e)) from None
+                raise APIError(422, "Invalid", str(e)) from None
+            if not isinstance(patched, dict):
+                raise APIError(422, "Invalid", "the patched object is not a JSON object")
+            meta = patched.get("metadata") or {}
+            if not isinstance(meta, dict) or meta.get("name", name) != name:
+                raise bad_request("the name of the object does not match the name on the URL")
+            rv = meta.get("resourceVersion")
+            if rv and rv != old["metadata"]["resourceVersion"]:
+                raise conflict(rt.plural, rt.group, name, STALE)
+            validation.check_shape(rt, patched)
+            return self._write(rt, old, patched, subresource, dry_run)
+
+    # ----- delete --------------------------------------------------------------------------------
+
+    def delete_rt(self, rt: ResourceType, ns: str | None, name: str, opts: DeleteOptions) -> Obj:
+        """Delete or start deleting; returns the object as last stored (deletionTimestamp if kept)."""
+        with self.lock:
+            old = self.current(rt, ns or "", name)
+            om = old["metadata"]
+            if opts.uid and opts.uid != om.get("uid"):
+                raise conflict(
+                    rt.plural,
+                    rt.group,
+                    name,
+                    f"Precondition failed: UID in precondition: {opts.uid}, UID in object meta: {om.get('uid')}",
+                )
+            if opts.resource_version and opts.resource_version != om.get("resourceVersion"):
+                raise conflict(
+                    rt.plural,
+                    rt.group,
+                    name,
+                    f"Precondition failed: ResourceVersion in precondition: {opts.resource_version}, ResourceVersion in object meta: {om.get('resourceVersion')}",
+                )
+            if opts.dry_run:
+                return old
+            finalizers = list(om.get("finalizers") or [])
+            if (
+                opts.propagation == "Orphan"
+                and "orphan" not in finalizers
+                and self._dependents.get(om["uid"])
+            ):
+                finalizers.append("orphan")
+            elif opts.propagation == "Foreground" and "foregroundDeletion" not in finalizers:
+                finalizers.append("foregroundDeletion")
+            if rt.kind == "Namespace" and "kubernetes" not in finalizers:
+                finalizers.append("kubernetes")
+            grace = pods.grace_period(old, opts.grace_period) if rt.kind == "Pod" else 0
+            if grace == 0 and not finalizers:
+                gone = self._commit(rt, "DELETED", dict(old), old)
+                self._after_removed(rt, gone)
+                return gone
+            return self._start_deletion(rt, old, grace, finalizers)
+
+    def _start_deletion(self, rt: ResourceType, old: Obj, grace: int, finalizers: list[str]) -> Obj:
+        om = old["metadata"]
+        now = self.clock()
+        if om.get("deletionTimestamp"):
+            current = om.get("deletionGracePeriodSeconds", 0)
+            if grace >= current and finalizers == (om.get("finalizers") or []):
+                return old
+            grace = min(grace, current)
+            if grace == 0 and not om.get("finalizers"):
+                gone = self._commit(rt, "DELETED", dict(old), old)
+                self._after_removed(rt, gone)
+                return gone
+        new = dict(old)
+        meta = new["metadata"] = dict(om)
+        meta["deletionTimestamp"] = rfc3339(now + grace)
+        meta["deletionGracePeriodSeconds"] = grace
+        meta["finalizers"] = finalizers
+        if "generation" in meta:
+            meta["generation"] = int(meta["generation"]) + 1
+        if rt.kind == "Namespace":
+            new["status"] = {"phase": "Terminating"}
+        stored = self._commit(rt, "MODIFIED", new, old)
+        if grace > 0:
+            for callback in self.on_graceful:
+                callback(rt, stored, now + grace)
+        for callback in self.on_deleting:
+            callback(rt, stored)
+        return stored
+
+    def remove_finalizer(self, rt: ResourceType, ns: str, name: str, uid: str, finalizer: str) -> None:
+        """Drop one finalizer (GC and namespace controller use this); the object goes if none remain."""
+        with self.lock:
+            obj = self._bucket(rt).get((ns, name))
+            if obj is None or obj["metadata"].get("uid") != uid:
+                return
+            fins = [f for f in obj["metadata"].get("finalizers") or [] if f != finalizer]
+            new = dict(obj)
+            new["metadata"] = dict(obj["metadata"], finalizers=fins)
+            if not fins:
+                del new["metadata"]["finalizers"]
+            self._write(rt, obj, new, "", False)
+
+    def expire_grace(self, rt: ResourceType, ns: str, name: str, uid: str) -> None:
+        """The grace period of a terminating pod ended (no kubelet confirmed): remove it."""
+        with self.lock:
+            obj = self._bucket(rt).get((ns, name))
+            if (
+                obj is None
+                or obj["metadata"].get("uid") != uid
+                or not obj["metadata"].get("deletionTimestamp")
+            ):
+                return
+            if obj["metadata"].get("finalizers"):
+                return
+            gone = self._commit(rt, "DELETED", dict(obj), obj)
+            self._after_removed(rt, gone)
+
+    # ----- reads ---------------------------------------------------------------------------------
+
+    def list_rt(
+        self,
+        rt: ResourceType,
+        ns: str | None,
+        matcher: Matcher | None = None,
+        limit: int = 0,
+        cont: str = "",
+    ) -> ListResult:
+        start: Key | None = None
+        if cont:
+            start, rv0 = _decode_continue(cont)
+            with self.lock:
+                if rv0 < self.history.compacted_rv:
+                    raise expired(_CONTINUE_EXPIRED)
+        with self.lock:
+            rv = self.history.rv
+            bucket = self._bucket(rt)
+            keys = sorted(bucket) if not ns else sorted(k for k in bucket if k[0] == ns)
+            if start is not None:
+                keys = [k for k in keys if k > start]
+            objs = [bucket[k] for k in keys]
+        if matcher is not None:
+            objs = [o for o in objs if matcher(o)]
+        if cont:
+            rv = rv0
+        if limit and len(objs) > limit:
+            last = objs[limit - 1]["metadata"]
+            token = _encode_continue((last.get("namespace", ""), last["name"]), rv)
+            return ListResult(objs[:limit], str(rv), token, len(objs) - limit)
+        return ListResult(objs, str(rv), "", None)
+
+
+def _spec_of(obj: Obj) -> Obj:
+    return {k: v for k, v in obj.items() if k not in ("metadata", "status")}
+
+
+_UNSUPPORTED_SMP = (
+    "the body of the request was in an unknown format - accepted media types include: "
+    "application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml"
+)
+_CONTINUE_EXPIRED = (
+    "The provided continue parameter is too old to display a consistent list result. You can start a new list "
+    "without the continue parameter, or use the continue token in this response to retrieve the remainder of the "
+    "results. Continuing with the provided token results in an inconsistent list - objects that were created, "
+    "modified, or deleted between the time the first chunk was returned and now may show up in the list."
+)
+
+
+def _encode_continue(start: Key, rv: int) -> str:
+    import base64
+
+    raw = orjson.dumps({"v": "meta.k8s.io/v1", "rv": rv, "start": f"{start[0]}/{start[1]}"})
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _decode_continue(token: str) -> tuple[Key, int]:
+    import base64
+
+    try:
+        raw = orjson.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
+        ns, _, name = str(raw["start"]).partition("/")
+        return (ns, name), int(raw["rv"])
+    except (ValueError, KeyError, TypeError, orjson.JSONDecodeError):
+        raise bad_request(f"continue key is not valid: {token!r}") from None

@@ -1,0 +1,121 @@
+"""Contract: the store notices lost state and refuses to allocate until a rebuild finishes."""
+
+from __future__ import annotations
+
+import pytest
+from conftest import Backend
+from store_contract_kit import ip, pod, req, subnet
+
+from fip.core.policy import ReleasePolicy
+from fip.core.record import AllocationRecord, IPState
+from fip.store.errors import IPTaken, StateLost
+from fip.store.factory import open_store
+from fip.store.memory import MemoryStore
+from lab.redisproc import RedisServer
+
+SMALL = subnet(ranges=(("10.0.1.10", "10.0.1.13"),))
+
+
+def _seen(owner_name: str, addr: str, uid: str) -> AllocationRecord:
+    return AllocationRecord(
+        ip=ip(addr),
+        subnet="dc1-a",
+        owner=pod(owner_name),
+        state=IPState.BOUND,
+        policy=ReleasePolicy.POD,
+        pod_name=owner_name,
+        pod_uid=uid,
+        node="node-1",
+        created_at=1.0,
+        updated_at=2.0,
+    )
+
+
+def test_new_store_refuses_until_initialised() -> None:
+    mem = MemoryStore()
+    mem.put_subnet(SMALL)
+    with pytest.raises(StateLost, match=r"allocation state lost"):
+        mem.allocate(req(pod("a"), "u1"))
+    with pytest.raises(StateLost):
+        mem.check_intact()
+    mem.initialise()
+    mem.check_intact()
+    assert mem.allocate(req(pod("a"), "u1")).ip == ip("10.0.1.10")
+
+
+def test_loss_stops_allocation_and_rebuild_resumes_it(backend: Backend) -> None:
+    store = backend.store
+    store.put_subnet(SMALL)
+    a = store.allocate(req(pod("a"), "u1"))
+    b = store.allocate(req(pod("b"), "u2"))
+    store.check_intact()
+    backend.lose()
+    with pytest.raises(StateLost, match=r"allocation state lost \(marker missing"):
+        store.check_intact()
+    with pytest.raises(StateLost, match=r"allocation is stopped until the controllers rebuild it"):
+        store.allocate(req(pod("c"), "u3"))
+    # re-syncing subnet definitions must not hide the loss
+    store.put_subnet(SMALL)
+    with pytest.raises(StateLost):
+        store.allocate(req(pod("c"), "u3"))
+    with pytest.raises(StateLost):
+        store.check_intact()
+    store.begin_rebuild()
+    with pytest.raises(StateLost, match=r"rebuild of the allocation state is in progress"):
+        store.allocate(req(pod("c"), "u3"))
+    assert store.record(_seen("a", str(a.ip), "u1")).state == IPState.BOUND
+    assert store.record(_seen("b", str(b.ip), "u2")).ip == b.ip
+    assert store.record(_seen("b", str(b.ip), "u2")).ip == b.ip  # idempotent
+    with pytest.raises(IPTaken):
+        store.record(_seen("z", str(b.ip), "u9"))
+    store.finish_rebuild()
+    store.check_intact()
+    got = {store.allocate(req(pod(f"n{i}"), f"v{i}")).ip for i in range(2)}
+    assert got.isdisjoint({a.ip, b.ip})
+    assert store.usage("dc1-a").allocated == 4
+
+
+def test_begin_rebuild_without_loss_pauses_allocation(backend: Backend) -> None:
+    store = backend.store
+    store.put_subnet(SMALL)
+    store.begin_rebuild()
+    with pytest.raises(StateLost, match=r"in progress"):
+        store.allocate(req(pod("a"), "u1"))
+    with pytest.raises(StateLost):
+        store.check_intact()
+    store.put_subnet(subnet("dc1-b", "10.0.2.0/24", "10.0.2.1"))
+    store.finish_rebuild()
+    assert store.allocate(req(pod("a"), "u1")).ip == ip("10.0.1.10")
+    assert store.allocate(req(pod("b"), "u2", subnet_name="dc1-b")).ip == ip("10.0.2.2")
+
+
+def test_restart_of_non_persistent_server_is_detected() -> None:
+    with RedisServer() as srv:
+        store = open_store(srv.url)
+        store.initialise()
+        store.put_subnet(SMALL)
+        held = store.allocate(req(pod("a"), "u1"))
+        srv.restart()  # comes back empty: no marker, no data, no function library
+        with pytest.raises(StateLost, match=r"marker missing"):
+            store.allocate(req(pod("b"), "u2"))
+        store.put_subnet(SMALL)
+        with pytest.raises(StateLost):
+            store.allocate(req(pod("b"), "u2"))
+        store.begin_rebuild()
+        store.record(_seen("a", str(held.ip), "u1"))
+        store.finish_rebuild()
+        assert store.allocate(req(pod("b"), "u2")).ip != held.ip
+        store.close()
+
+
+def test_restart_of_persistent_server_keeps_allocating() -> None:
+    with RedisServer(appendonly=True) as srv:
+        store = open_store(srv.url)
+        store.initialise()
+        store.put_subnet(SMALL)
+        first = store.allocate(req(pod("a"), "u1"))
+        srv.restart()
+        store.check_intact()
+        assert store.allocate(req(pod("b"), "u2")).ip != first.ip
+        assert store.get("dc1-a", first.ip) == first
+        store.close()

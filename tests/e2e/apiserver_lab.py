@@ -1,0 +1,72 @@
+"""Fixtures for the fake API server's own tests: a server per module and official-client APIs.
+
+The official `kubernetes` client (pinned 36.0.3) is used unmodified, configured only from the
+kubeconfig the server writes, as a held-out script would.
+"""
+
+from __future__ import annotations
+
+import pathlib
+import re
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from kubernetes import client, config
+
+from lab.apiserver import APIServer
+
+
+@pytest.fixture(scope="module")
+def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[APIServer]:
+    with APIServer(bookmark_interval=0.3) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def kubeconfig(api: APIServer, tmp_path_factory: pytest.TempPathFactory) -> pathlib.Path:
+    return api.write_kubeconfig(tmp_path_factory.mktemp("kc") / "kubeconfig")
+
+
+@pytest.fixture(scope="module")
+def api_client(kubeconfig: pathlib.Path) -> client.ApiClient:
+    cfg = client.Configuration()
+    config.load_kube_config(str(kubeconfig), client_configuration=cfg)
+    return client.ApiClient(cfg)
+
+
+@pytest.fixture(scope="module")
+def core(api_client: client.ApiClient) -> client.CoreV1Api:
+    return client.CoreV1Api(api_client)
+
+
+@pytest.fixture
+def ns(core: client.CoreV1Api, request: pytest.FixtureRequest) -> str:
+    """A fresh namespace per test (names from the test name, DNS-1123 safe)."""
+    base = re.sub(r"[^a-z0-9-]+", "-", request.node.name.lower().replace("_", "-"))[:40].strip("-")
+    name = f"t-{base}-{time.monotonic_ns() % 100000}"
+    core.create_namespace({"metadata": {"name": name}})
+    return name
+
+
+def pod(name: str, node: str | None = None, labels: dict[str, str] | None = None, **spec: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": name, "labels": labels or {}},
+        "spec": {"containers": [{"name": "app", "image": "busybox"}], **spec},
+    }
+    if node:
+        body["spec"]["nodeName"] = node
+    return body
+
+
+def wait_for(check: Callable[[], Any], timeout: float = 5.0, what: str = "condition") -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(0.02)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}")

@@ -1,0 +1,85 @@
+"""A failure at any plug step leaves nothing behind: no link, address, route or state.
+
+For every mode and every step the driver names (`driver.steps`), a fault hook raises
+`InjectedFault` right before that step; the test compares a snapshot (links with kind, master,
+state, MAC and MTU; addresses; routes) of the node namespace and of the pod namespace taken
+before the plug with one taken after the failed plug. The node starts with its address and a
+default route on eth1, so bridge mode's move of the node's L3 onto the bridge is covered: a
+failure after the move must put them back on eth1. Also covered: a real kernel error in the
+middle (the pod already has an `eth0`).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from bridge.driver import FaultHook
+from bridge.errors import InjectedFault, NetlinkError
+from bridge.netlink import Netlink
+from lab.netsnapshot import snapshot
+from lab.topology import PodLab, single_node
+
+pytestmark = [
+    pytest.mark.privileged,
+    pytest.mark.skipif(
+        os.geteuid() != 0 and os.environ.get("CI", "").lower() != "true",
+        reason="needs root (network namespaces)",
+    ),
+]
+
+
+@pytest.fixture(params=["bridge", "macvlan", "sriov"])
+def env(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[PodLab]:
+    yield from single_node(request.param, str(tmp_path / "sys"))
+
+
+def _fail_at(step: str) -> FaultHook:
+    def hook(name: str) -> None:
+        if name == step:
+            raise InjectedFault(step)
+
+    return hook
+
+
+@pytest.mark.parametrize("vlan", [0, 100])
+def test_fault_at_each_plug_step_leaves_nothing_behind(env: PodLab, vlan: int) -> None:
+    pod_ns = env.net.add_netns("pod")
+    req = env.request(pod_ns, vlan)
+    steps = [s for s in env.driver().steps if not (s == "bridge-addresses" and vlan != 0)]  # VLAN 0 only
+    for step in steps:
+        node_before, pod_before = snapshot(env.node.netns), snapshot(pod_ns)
+        with pytest.raises(InjectedFault) as err:
+            env.driver(fault=_fail_at(step)).plug(req)
+        assert not getattr(err.value, "__notes__", None), err.value.__notes__  # every undo action worked
+        assert snapshot(env.node.netns).diff(node_before) == [], f"node after a fault at {step!r}"
+        assert snapshot(pod_ns).diff(pod_before) == [], f"pod after a fault at {step!r}"
+    # and after all that, a clean plug still works
+    result = env.driver().plug(req)
+    assert env.net.ping(pod_ns, str(req.network.gateway))
+    env.driver().unplug(req.container_id, req.netns_path, req.ifname, result.state)
+
+
+def test_steps_are_actually_reached(env: PodLab) -> None:
+    """Guards the test above: the hook sees every step name of a first plug of VLAN 0."""
+    seen: list[str] = []
+    pod_ns = env.net.add_netns("pod")
+    req = env.request(pod_ns, 0)
+    result = env.driver(fault=seen.append).plug(req)
+    assert seen == list(env.driver().steps)
+    env.driver().unplug(req.container_id, req.netns_path, req.ifname, result.state)
+
+
+def test_kernel_error_midway_rolls_back(env: PodLab) -> None:
+    pod_ns = env.net.add_netns("pod")
+    with Netlink(pod_ns) as nl:
+        nl.add_veth("eth0", "other")  # the pod already has an eth0: moving ours in fails
+    node_before, pod_before = snapshot(env.node.netns), snapshot(pod_ns)
+    with pytest.raises(NetlinkError, match="move") as err:
+        env.driver().plug(env.request(pod_ns, 0))
+    assert not getattr(err.value, "__notes__", None)
+    assert snapshot(env.node.netns).diff(node_before) == []
+    assert snapshot(pod_ns).diff(pod_before) == []
