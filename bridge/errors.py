@@ -25,10 +25,11 @@ class DatapathError(FipError):
 class NetlinkError(DatapathError):
     """The kernel refused a request. `op` is what we asked, `target` the object, `reason` the errno text."""
 
-    def __init__(self, op: str, target: str, reason: str, fix: str = "") -> None:
+    def __init__(self, op: str, target: str, reason: str, fix: str = "", code: int | None = None) -> None:
         self.op = op
         self.target = target
         self.reason = reason
+        self.code = code  # the errno, when the kernel gave one
         msg = f"{op} {target}: {reason}"
         if fix:
             msg += f"; {fix}"

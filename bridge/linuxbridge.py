@@ -22,7 +22,7 @@ import threading
 
 from bridge import pod
 from bridge.driver import FaultHook, PlugRequest, PlugResult
-from bridge.errors import CheckFailed
+from bridge.errors import CheckFailed, LinkNotFound
 from bridge.mac import pod_mac
 from bridge.names import host_bridge, host_veth, staging
 from bridge.netlink import Address, Netlink, Route
@@ -71,7 +71,13 @@ class BridgeDriver:
             except BaseException as exc:
                 undo.rollback(exc)  # while `host` is still open
                 raise
-        state = {"mode": self.name, "bridge": br, "host_ifname": host_if, "vlan": str(req.network.vlan)}
+        state = {
+            "mode": self.name,
+            "bridge": br,
+            "host_ifname": host_if,
+            "vlan": str(req.network.vlan),
+            "mac": mac,
+        }
         return PlugResult(req.ifname, mac, req.netns_path, host_if, state)
 
     def _ensure_bridge(self, host: Netlink, br: str, vlan: int, undo: UndoStack) -> None:
@@ -132,7 +138,7 @@ class BridgeDriver:
             host.delete_link(host_if)
             host.delete_link(staging(container_id, ifname))
         if netns_path:
-            _delete_pod_link(netns_path, ifname, "veth")
+            _delete_pod_link(netns_path, ifname, "veth", state.get("mac"))
 
     def check(self, req: PlugRequest, state: dict[str, str]) -> None:
         diffs = pod.differences(req, pod_mac(req.network.ip))
@@ -158,14 +164,13 @@ def _drop(host: Netlink, link: str, addrs: list[Address]) -> None:
         host.del_address(link, a.ip, a.prefix)
 
 
-def _delete_pod_link(netns_path: str, ifname: str, kind: str) -> None:
-    """Delete the pod's `ifname` if it is still there and of our `kind` (idempotent; netns may be gone)."""
-    from bridge.errors import LinkNotFound
-
+def _delete_pod_link(netns_path: str, ifname: str, kind: str, mac: str | None) -> None:
+    """Delete the pod's `ifname` if it is still there, of our `kind` and (when known) with our
+    `mac` — never a link someone else put there (idempotent; the netns may be gone)."""
     try:
         with Netlink(netns_path) as pod_nl:
             link = pod_nl.link(ifname)
-            if link is not None and link.kind == kind:
+            if link is not None and link.kind == kind and (mac is None or link.mac == mac):
                 pod_nl.delete_link(ifname)
     except LinkNotFound:
         return

@@ -49,14 +49,14 @@ def _kernel(op: str, target: str) -> Iterator[None]:
     except _PyNetlinkError as exc:
         reason = os.strerror(exc.code) if exc.code else str(exc)
         if exc.code in (errno.ENODEV, errno.ENOENT):
-            raise LinkNotFound(op, target, reason, "check the name and the namespace") from exc
-        raise NetlinkError(op, target, reason) from exc
+            raise LinkNotFound(op, target, reason, "check the name and the namespace", exc.code) from exc
+        raise NetlinkError(op, target, reason, code=exc.code) from exc
     except OSError as exc:
         if exc.errno in (errno.ENOENT, errno.ENODEV):
             raise LinkNotFound(
                 op, target, exc.strerror or str(exc), "check the name and the namespace"
             ) from exc
-        raise NetlinkError(op, target, str(exc)) from exc
+        raise NetlinkError(op, target, str(exc), code=exc.errno) from exc
 
 
 def create_netns(name: str) -> None:
@@ -292,7 +292,7 @@ class Netlink:
             with _kernel("delete address", self._where(f"{ip}/{prefix} on {name}")):
                 self._ipr.addr("del", index=found.index, address=str(ip), prefixlen=prefix)
         except NetlinkError as exc:
-            if "Cannot assign" in exc.reason or "No such" in exc.reason:
+            if exc.code == errno.EADDRNOTAVAIL:
                 return False
             raise
         return True
@@ -357,7 +357,7 @@ class Netlink:
         except LinkNotFound:
             return False
         except NetlinkError as exc:
-            if "No such process" in exc.reason:
+            if exc.code == errno.ESRCH:
                 return False
             raise
         return True

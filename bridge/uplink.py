@@ -10,6 +10,8 @@ A kernel without CONFIG_VLAN_8021Q cannot create it; the error says so.
 
 from __future__ import annotations
 
+import errno
+
 from bridge.errors import DatapathError, NetlinkError
 from bridge.names import vlan_parent
 from bridge.netlink import Netlink
@@ -26,7 +28,7 @@ def ensure_vlan_parent(host: Netlink, parent: str, vlan: int, undo: UndoStack) -
         try:
             host.add_vlan(name, parent, vlan)
         except NetlinkError as exc:
-            if "not supported" in exc.reason:
+            if exc.code == errno.EOPNOTSUPP:
                 raise DatapathError(
                     f"create VLAN {vlan} sub-interface {name} on {parent}: the kernel has no 802.1Q support "
                     "(CONFIG_VLAN_8021Q); enable it, or create the link yourself (fip reuses an existing one)"

@@ -51,6 +51,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--host-netns", help="do host-side work in this named netns (the lab's simulated nodes)")
     p.add_argument("--socket", default="/run/fip/fipd.sock", type=Path, help="CNI socket (mode 0600)")
     p.add_argument("--state-dir", default="/run/fip/containers", type=Path, help="per-container state")
+    p.add_argument(
+        "--state-fsync", action="store_true", help="fsync state files (for a disk-backed --state-dir)"
+    )
     p.add_argument("--service-cidr", help="Service ClusterIP range routed via the pod's gateway")
     p.add_argument(
         "--redis-url", default=os.environ.get("FIP_REDIS_URL", ""), help="store URL (env FIP_REDIS_URL)"
@@ -118,7 +121,7 @@ def build(args: argparse.Namespace) -> Wiring:
     daemon = Daemon(
         node=args.node,
         driver=make_driver(args.mode, args.parent, host_netns=args.host_netns),
-        states=StateDir(args.state_dir),
+        states=StateDir(args.state_dir, fsync=args.state_fsync),
         lookup=AllocationLookup(get_pod, time.monotonic, cache),
         subnets=NodeSubnets(
             args.node,

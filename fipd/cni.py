@@ -19,7 +19,7 @@ If fipd cannot be reached the error is code 11 (try again later) and says what t
 from __future__ import annotations
 
 import _socket
-import os
+import posix
 import sys
 
 from fipd.cnispec import (  # fip:inline fipd/cnispec.py
@@ -119,7 +119,12 @@ def main() -> None:
         stdin = sys.stdin.buffer.read(8 << 20)
     except OSError:
         stdin = b""
-    code, out = run(dict(os.environ), stdin)
+    # posix.environ, not os.environ: `import os` alone costs ~0.7 ms of start (see cnispec).
+    env = {
+        k.decode("utf-8", "surrogateescape"): v.decode("utf-8", "surrogateescape")
+        for k, v in posix.environ.items()
+    }
+    code, out = run(env, stdin)
     if out is not None:
         sys.stdout.write(dumps(out))
         sys.stdout.write("\n")

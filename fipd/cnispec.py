@@ -21,7 +21,7 @@ Choices where the spec leaves room (documented in fipd/README.md):
 from __future__ import annotations
 
 import _json
-import os
+import posix  # not `os`: importing os costs the plugin ~0.7 ms; posix is built in and loaded
 
 TYPE_CHECKING = False  # `typing` costs ~2 ms of plugin start; mypy honours this name anyway
 if TYPE_CHECKING:
@@ -236,7 +236,7 @@ def check_netns_path(value: str) -> str:
 def require_netns(path: str) -> None:
     """ADD / CHECK: the netns must exist (code 3 if it does not; the container is gone)."""
     try:
-        os.stat(path)
+        posix.stat(path)
     except FileNotFoundError:
         raise CNIError(
             ERR_UNKNOWN_CONTAINER, "network namespace does not exist", f"CNI_NETNS {path!r}"

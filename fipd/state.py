@@ -1,9 +1,13 @@
 """Per-container state: what fipd plugged, so DEL and CHECK work after a restart.
 
 One JSON file per (container ID, interface) under the state directory (default
-/var/lib/fip/containers, on the host's disk: it must outlive the fipd pod). A file is written
-with write-to-temp, fsync, rename, fsync-directory, so after a crash it is either the old or the
-new version, never half of one. The file exists from the moment a plug succeeded until the
+/run/fip/containers, a host path: it must outlive the fipd pod, not the host — after a reboot
+every pod sandbox is gone and the runtime's DELs find nothing to do). A file is written to a
+temp name and renamed, so a fipd crash leaves the old or the new version, never half of one.
+fsync is off by default (on tmpfs /run it is a no-op anyway, and on a disk it costs milliseconds
+per ADD for a guarantee only a host crash would need); `fsync=True` adds it for disk-backed
+dirs. A file that does not parse (torn by a host crash, edited) is moved aside as `*.broken`
+with an error logged and treated as absent. The file exists from the moment a plug succeeded until the
 unplug succeeded; a file whose unplug failed stays so the next DEL (or the start-up sweep) can
 retry. Container IDs are validated by `fipd.cnispec` (no '/', no '..'), so a name can never
 escape the directory.
@@ -12,11 +16,14 @@ escape the directory.
 from __future__ import annotations
 
 import json
+import logging
 import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from fip.core.errors import InvalidInput
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,8 +51,9 @@ class ContainerState:
 class StateDir:
     """The state directory. Thread-safe as long as callers serialise per container (fipd locks)."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, *, fsync: bool = False) -> None:
         self.root = root
+        self.fsync = fsync
         root.mkdir(parents=True, exist_ok=True, mode=0o700)
 
     def _path(self, container_id: str, ifname: str) -> Path:
@@ -54,15 +62,15 @@ class StateDir:
         return self.root / f"{container_id}_{ifname}.json"
 
     def get(self, container_id: str, ifname: str) -> ContainerState | None:
+        path = self._path(container_id, ifname)
         try:
-            data = json.loads(self._path(container_id, ifname).read_text())
+            return ContainerState(**json.loads(path.read_text()))
         except FileNotFoundError:
             return None
-        except (OSError, ValueError) as err:
-            raise InvalidInput(
-                "state file", str(self._path(container_id, ifname)), f"is unreadable ({err})", "remove it"
-            ) from None
-        return ContainerState(**data)
+        except (OSError, ValueError, TypeError) as err:
+            log.error("state file %s is unreadable (%s); moved aside as .broken", path, err)
+            path.replace(path.with_suffix(".broken"))
+            return None
 
     def put(self, state: ContainerState) -> None:
         path = self._path(state.container_id, state.ifname)
@@ -71,7 +79,8 @@ class StateDir:
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         try:
             os.write(fd, data)
-            os.fsync(fd)
+            if self.fsync:
+                os.fsync(fd)
         finally:
             os.close(fd)
         os.replace(tmp, path)
@@ -95,6 +104,8 @@ class StateDir:
         return out
 
     def _sync_dir(self) -> None:
+        if not self.fsync:
+            return
         fd = os.open(self.root, os.O_RDONLY | os.O_DIRECTORY)
         try:
             os.fsync(fd)

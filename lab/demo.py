@@ -15,6 +15,7 @@ starting Redis.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from pathlib import Path
@@ -26,6 +27,7 @@ from fip.core.policy import ReleasePolicy
 from fip.core.record import AllocationRecord
 from fip.store.factory import open_store
 from fip.store.protocol import AllocateRequest, Store
+from lab.redisproc import RedisProcError, RedisServer
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples" / "subnets.yaml"
 
@@ -77,7 +79,7 @@ def story(url: str) -> None:
     fipctl(url, "init", "--yes")
 
     say("Load the example Subnet and Pool resources (the same YAML kubectl would take):")
-    fipctl(url, "subnets", "apply", "-f", str(EXAMPLES))
+    fipctl(url, "subnets", "apply", "-f", os.path.relpath(EXAMPLES))
     fipctl(url, "subnets")
 
     say("The scheduler extender's bind would allocate these (here the demo calls the store):")
@@ -113,7 +115,7 @@ def story(url: str) -> None:
     say("A slow actor still holding the OLD pod UID tries to free web-0's IP; the store refuses:")
     try:
         store.release("dc1-b", web0.ip, web0.owner, "uid-web0-a", time.time())
-        print("  !! the stale release went through (this is a bug)")
+        raise SystemExit("demo: the stale release went through: the store freed a live pod's IP (a bug)")
     except FipError as err:
         print(f"  refused: {err}")
 
@@ -138,12 +140,10 @@ def main(argv: list[str] | None = None) -> int:
         if args.url:
             story(args.url)
         else:
-            from lab.redisproc import RedisServer
-
             with RedisServer() as server:
                 say(f"Started a throwaway redis-server on 127.0.0.1:{server.port} (stopped at the end).")
                 story(server.url)
-    except FipError as err:
+    except (FipError, RedisProcError) as err:
         print(f"demo: {err}", file=sys.stderr)
         return 1
     say("Not built yet (see README.md, status):")

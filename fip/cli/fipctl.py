@@ -62,7 +62,13 @@ def build_parser() -> Parser:
     # Global options are accepted before and after the verb; SUPPRESS keeps a verb's parser
     # from overwriting a value given before the verb with its default.
     common = Parser(add_help=False)
-    common.add_argument("--redis-url", default=argparse.SUPPRESS, metavar="URL", help="store location")
+    common.add_argument(
+        "--redis-url",
+        default=argparse.SUPPRESS,
+        metavar="URL",
+        help="the store: redis://HOST:PORT/DB, rediss://, redis+cluster://, redis+sentinel:// "
+        "(default: $FIP_REDIS_URL)",
+    )
     common.add_argument("-o", "--output", choices=FORMATS, default=argparse.SUPPRESS, help="table or json")
     common.add_argument(
         "--debug", action="store_true", default=argparse.SUPPRESS, help="tracebacks on errors"

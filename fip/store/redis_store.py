@@ -32,7 +32,9 @@ from typing import Any
 
 import redis
 import redis.exceptions as rex
+from redis.backoff import ExponentialBackoff
 from redis.cluster import ClusterNode, RedisCluster
+from redis.retry import Retry
 from redis.sentinel import Sentinel
 
 from fip.core.owner import OwnerKey
@@ -95,9 +97,12 @@ class RedisStore:
             "socket_connect_timeout": timeout,
             **auth,
         }
+        # a few quick retries ride out a blip; a down server is reported within about a second
+        retry = Retry(ExponentialBackoff(cap=0.5, base=0.05), 3)
         if url.scheme == "redis+cluster":
             nodes = [ClusterNode(h, p) for h, p in url.hosts]  # type: ignore[no-untyped-call]
-            return _Cluster(startup_nodes=nodes, **common)
+            return _Cluster(startup_nodes=nodes, retry=retry, **common)
+        common["retry"] = retry
         if url.scheme == "redis+sentinel":
             sentinel = Sentinel(  # type: ignore[no-untyped-call]
                 list(url.hosts), sentinel_kwargs={"socket_timeout": timeout, **auth}, **common

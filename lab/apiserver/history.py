@@ -29,6 +29,7 @@ class Change:
     type: str  # ADDED, MODIFIED, DELETED
     obj: Obj  # the object after the change (for DELETED: the last state, with the deletion's rv)
     old: Obj | None  # the object before the change (None for ADDED)
+    raw: bytes  # `obj` as JSON
 
 
 def too_old(rv: int, oldest: int) -> APIError:

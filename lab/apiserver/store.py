@@ -16,6 +16,7 @@ deletion (`lab.apiserver.pods`); dependents are collected by ownerReference (`la
 
 from __future__ import annotations
 
+import bisect
 import copy
 import random
 import threading
@@ -66,6 +67,7 @@ class ListResult:
     resource_version: str
     continue_token: str
     remaining: int | None
+    encoded: list[bytes]  # the items as JSON, serialised once at write time (same order)
 
 
 class Store:
@@ -75,6 +77,8 @@ class Store:
         self.cond = threading.Condition(self.lock)
         self.history = History(self.cond, history_capacity, start_rv)
         self._objects: dict[str, dict[Key, Obj]] = {}
+        self._encoded: dict[str, dict[Key, bytes]] = {}  # JSON of each stored object (lists, watches)
+        self._sorted: dict[str, list[Key]] = {}  # sorted keys per resource; dropped on add/remove
         self._dependents: dict[str, set[tuple[str, str, str]]] = {}  # owner uid -> {(rkey, ns, name)}
         self.cluster_ips = defaults.ClusterIPs()
         self.clock = time.time
@@ -113,12 +117,19 @@ class Store:
         meta["resourceVersion"] = str(rv)
         ns = meta.get("namespace", "") if rt.namespaced else ""
         key = (ns, meta["name"])
+        raw = orjson.dumps(new)
+        bucket, encoded = self._bucket(rt), self._encoded.setdefault(rt.key, {})
         if etype == "DELETED":
-            self._bucket(rt).pop(key, None)
+            bucket.pop(key, None)
+            encoded.pop(key, None)
+            self._sorted.pop(rt.key, None)
         else:
-            self._bucket(rt)[key] = new
+            if key not in bucket:
+                self._sorted.pop(rt.key, None)
+            bucket[key] = new
+            encoded[key] = raw
         self._index_owners(rt, key, old, None if etype == "DELETED" else new)
-        self.history.append(Change(rv, rt.key, ns, etype, new, old))
+        self.history.append(Change(rv, rt.key, ns, etype, new, old, raw))
         return new
 
     def _index_owners(self, rt: ResourceType, key: Key, old: Obj | None, new: Obj | None) -> None:
@@ -493,6 +504,7 @@ class Store:
         cont: str = "",
     ) -> ListResult:
         start: Key | None = None
+        rv0 = 0
         if cont:
             start, rv0 = _decode_continue(cont)
             with self.lock:
@@ -501,19 +513,25 @@ class Store:
         with self.lock:
             rv = self.history.rv
             bucket = self._bucket(rt)
-            keys = sorted(bucket) if not ns else sorted(k for k in bucket if k[0] == ns)
+            keys = self._sorted.get(rt.key)
+            if keys is None:
+                keys = self._sorted[rt.key] = sorted(bucket)
+            if ns:
+                keys = keys[bisect.bisect_left(keys, (ns, "")) : bisect.bisect_left(keys, (ns + "\x00", ""))]
             if start is not None:
-                keys = [k for k in keys if k > start]
+                keys = keys[bisect.bisect_right(keys, start) :]
+            if matcher is not None:
+                keys = [k for k in keys if matcher(bucket[k])]
+            if limit and len(keys) > limit:
+                remaining = len(keys) - limit
+                keys = keys[:limit]
+                token = _encode_continue(keys[-1], rv0 if cont else rv)
+            else:
+                remaining, token = None, ""
+            encoded = self._encoded.get(rt.key, {})
             objs = [bucket[k] for k in keys]
-        if matcher is not None:
-            objs = [o for o in objs if matcher(o)]
-        if cont:
-            rv = rv0
-        if limit and len(objs) > limit:
-            last = objs[limit - 1]["metadata"]
-            token = _encode_continue((last.get("namespace", ""), last["name"]), rv)
-            return ListResult(objs[:limit], str(rv), token, len(objs) - limit)
-        return ListResult(objs, str(rv), "", None)
+            raws = [encoded[k] for k in keys]
+        return ListResult(objs, str(rv0 if cont else rv), token, remaining, raws)
 
 
 def _spec_of(obj: Obj) -> Obj:

@@ -15,6 +15,8 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
+import orjson
+
 from lab.apiserver.control import Control
 from lab.apiserver.history import Change
 from lab.apiserver.resources import ResourceType
@@ -30,21 +32,30 @@ def with_rv(obj: Obj, rv: int) -> Obj:
     return {**obj, "metadata": {**obj["metadata"], "resourceVersion": str(rv)}}
 
 
-def translate(change: Change, matcher: Matcher | None) -> Event | None:  # noqa: PLR0911
+def frame(etype: str, raw: bytes) -> bytes:
+    """One event line, built around the object's JSON serialised once at write time."""
+    return b'{"type":"%s","object":%s}\n' % (etype.encode(), raw)
+
+
+def encode(event: Event) -> bytes:
+    return orjson.dumps(event) + b"\n"
+
+
+def translate(change: Change, matcher: Matcher | None) -> bytes | None:  # noqa: PLR0911
     if matcher is None:
-        return {"type": change.type, "object": change.obj}
+        return frame(change.type, change.raw)
     now = change.type != "DELETED" and matcher(change.obj)
     if change.type == "ADDED":
-        return {"type": "ADDED", "object": change.obj} if now else None
+        return frame("ADDED", change.raw) if now else None
     before = change.old is not None and matcher(change.old)
     if change.type == "DELETED":
-        return {"type": "DELETED", "object": change.obj} if before or matcher(change.obj) else None
+        return frame("DELETED", change.raw) if before or matcher(change.obj) else None
     if now and before:
-        return {"type": "MODIFIED", "object": change.obj}
+        return frame("MODIFIED", change.raw)
     if now:
-        return {"type": "ADDED", "object": change.obj}
+        return frame("ADDED", change.raw)
     if before and change.old is not None:
-        return {"type": "DELETED", "object": with_rv(change.old, change.rv)}
+        return encode({"type": "DELETED", "object": with_rv(change.old, change.rv)})
     return None
 
 
@@ -76,26 +87,27 @@ class WatchStream:
         if self.rv_param not in ("", "0") and not self.rv_param.isdigit():
             raise bad_request(f'invalid resource version "{self.rv_param}"')
 
-    def _start(self) -> tuple[int, list[Obj], int, int]:
+    def _start(self) -> tuple[int, list[tuple[Obj, bytes]], int, int]:
         with self.storage.lock:
             epoch = self.control.watch_epoch
             history = self.storage.history
             if self.rv_param in ("", "0") or self.send_initial:
                 cursor = history.end
-                snapshot = self.storage.list_rt(self.rt, self.ns).items
-                return cursor, snapshot, history.rv, epoch
+                listed = self.storage.list_rt(self.rt, self.ns)
+                return cursor, list(zip(listed.items, listed.encoded, strict=True)), history.rv, epoch
             rv = int(self.rv_param)
             return history.cursor_for(rv), [], rv, epoch
 
-    def events(self, alive: Callable[[], bool]) -> Iterator[Event]:  # noqa: PLR0912
+    def events(self, alive: Callable[[], bool]) -> Iterator[bytes]:  # noqa: PLR0912
+        """Event lines (JSON + newline) until the stream should end."""
         try:
             cursor, snapshot, last_rv, epoch = self._start()
         except APIError as e:
-            yield {"type": "ERROR", "object": e.status_body()}
+            yield encode({"type": "ERROR", "object": e.status_body()})
             return
-        for obj in snapshot:
+        for obj, raw in snapshot:
             if self.matcher is None or self.matcher(obj):
-                yield {"type": "ADDED", "object": obj}
+                yield frame("ADDED", raw)
         if self.send_initial and self.bookmarks:
             yield self._bookmark(last_rv, initial_end=True)
         next_bookmark = time.monotonic() + self.bookmark_interval
@@ -116,7 +128,7 @@ class WatchStream:
                 try:
                     batch, cursor = history.read(cursor, wait)
                 except APIError as e:
-                    yield {"type": "ERROR", "object": e.status_body()}
+                    yield encode({"type": "ERROR", "object": e.status_body()})
                     return
                 caught_up = history.rv if cursor == history.end else None
                 if self.control.watch_epoch != epoch or history.closed:

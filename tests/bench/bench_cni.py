@@ -61,7 +61,7 @@ _libc = ctypes.CDLL(None, use_errno=True)
 @contextmanager
 def in_netns(name: str) -> Iterator[None]:
     """Run the body with this thread in netns `name` (children spawned there inherit it)."""
-    own = os.open(f"/proc/thread-self/ns/net", os.O_RDONLY)
+    own = os.open("/proc/thread-self/ns/net", os.O_RDONLY)
     target = os.open(netlink.netns_path(name), os.O_RDONLY)
     try:
         if _libc.setns(target, CLONE_NEWNET) != 0:
@@ -79,7 +79,9 @@ def timed(argv: list[str], env: dict[str, str], stdin: str, netns: str) -> tuple
         run = subprocess.run(argv, input=stdin, env=env, capture_output=True, text=True, check=False)
         elapsed = time.perf_counter() - start
     if run.returncode != 0:
-        raise RuntimeError(f"{argv[0]} {env.get('CNI_COMMAND')} failed ({run.returncode}): {run.stdout} {run.stderr}")
+        raise RuntimeError(
+            f"{argv[0]} {env.get('CNI_COMMAND')} failed ({run.returncode}): {run.stdout} {run.stderr}"
+        )
     return elapsed * 1000, run.stdout
 
 
@@ -149,21 +151,32 @@ class Fipd:
 
 
 def bench_mode(
-    mode: str, n: int, net: LabNetwork, api: APIServer, fipd: Fipd, plugin: Path, root: Path
+    mode: str, n: int, net: LabNetwork, api: APIServer, fipd: Fipd, plugin: Path, root: Path, made: list[str]
 ) -> dict[str, float]:
+    """One mode's figures. Pod namespaces are appended to `made` as they are created (the
+    caller removes them, also after a failure)."""
     node, fip_subnet, fip_gw, ref_subnet, ref_gw = MODES[mode]
     node_ns = net.nodes[node].netns
     prefix = int(fip_subnet.split("/")[1])
     base = fip_subnet.split(".")[:2]
-    fip_conf = json.dumps({"cniVersion": "1.0.0", "name": "fip", "type": "fip-cni", "socket": str(fipd.socket)})
+    fip_conf = json.dumps(
+        {"cniVersion": "1.0.0", "name": "fip", "type": "fip-cni", "socket": str(fipd.socket)}
+    )
     ref_conf = reference_conf(mode, ref_subnet, ref_gw, root / f"hostlocal-{mode}")
     total = n + WARMUP
     for i in range(total):
         ip = f"{base[0]}.{base[1]}.{i // 250}.{i % 250 + 2}"
         alloc = {"ip": ip, "prefix": prefix, "gateway": fip_gw, "vlan": 0, "subnet": f"bench-{mode}",
                  "owner": f"bench/Pod/{mode}-{i}"}  # fmt: skip
-        meta = {"name": f"{mode}-{i}", "namespace": "bench", "annotations": {"fip.io/allocation": json.dumps(alloc)}}
-        spec = {"nodeName": node, "containers": [{"name": "c", "image": "pause", "resources": {"limits": {"fip.io/ip": "1"}}}]}
+        meta = {
+            "name": f"{mode}-{i}",
+            "namespace": "bench",
+            "annotations": {"fip.io/allocation": json.dumps(alloc)},
+        }
+        spec = {
+            "nodeName": node,
+            "containers": [{"name": "c", "image": "pause", "resources": {"limits": {"fip.io/ip": "1"}}}],
+        }
         api.storage.create("pods", {"metadata": meta, "spec": spec})
     time.sleep(0.5)  # the watch delivers the pods to fipd's cache
     plugins: dict[str, Callable[[str, str, str, str], tuple[float, str]]] = {
@@ -178,7 +191,9 @@ def bench_mode(
     pods: list[tuple[str, str, str, str]] = []
     for i in range(total):
         for who in plugins:
-            ns = net.add_netns(f"{mode[0]}{who[0]}{i}")
+            ns = f"{net.prefix}-{mode[0]}{who[0]}{i}"
+            netlink.create_netns(ns)
+            made.append(ns)
             pods.append((who, f"{who}{mode}{i:04d}{uuid.uuid4().hex[:8]}", ns, f"{mode}-{i}"))
     for k, (who, cid, ns, pod) in enumerate(pods):
         ms, out = plugins[who]("ADD", cid, ns, pod)
@@ -195,11 +210,17 @@ def bench_mode(
         figures[f"{mode}_{key}_median_ms"] = statistics.median(values)
         figures[f"{mode}_{key}_p99_ms"] = pct(values, 99)
     for cmd in ("add", "del"):
-        figures[f"{cmd}_ratio_{mode}"] = figures[f"{mode}_fip_{cmd}_median_ms"] / figures[f"{mode}_ref_{cmd}_median_ms"]
+        figures[f"{cmd}_ratio_{mode}"] = (
+            figures[f"{mode}_fip_{cmd}_median_ms"] / figures[f"{mode}_ref_{cmd}_median_ms"]
+        )
     # where fip's time goes
-    version = [timed([str(plugin)], {"CNI_COMMAND": "VERSION"}, '{"cniVersion":"1.0.0"}', node_ns)[0] for _ in range(50)]
+    version = [
+        timed([str(plugin)], {"CNI_COMMAND": "VERSION"}, '{"cniVersion":"1.0.0"}', node_ns)[0]
+        for _ in range(50)
+    ]
     ref_version = [
-        timed([str(REF_DIR / mode)], {"CNI_COMMAND": "VERSION"}, '{"cniVersion":"1.0.0"}', node_ns)[0] for _ in range(50)
+        timed([str(REF_DIR / mode)], {"CNI_COMMAND": "VERSION"}, '{"cniVersion":"1.0.0"}', node_ns)[0]
+        for _ in range(50)
     ]
     noop = [plugins["fip"]("DEL", f"unknown{i}", pods[0][2], "x")[0] for i in range(50)]
     figures[f"{mode}_fip_plugin_start_ms"] = statistics.median(version)
@@ -210,9 +231,6 @@ def bench_mode(
     figures[f"{mode}_fipd_add_ms"] = statistics.median(add_total[WARMUP:])
     figures[f"{mode}_fipd_driver_add_ms"] = statistics.median(add_driver[WARMUP:])
     figures[f"{mode}_fipd_del_ms"] = statistics.median(del_total[WARMUP:])
-    for _, _, ns, _ in pods:
-        netlink.remove_netns(ns)
-        net._netns.remove(ns)  # already gone; keep the lab's teardown list short
     return figures
 
 
@@ -224,6 +242,7 @@ def run(json_path: str | None) -> dict[str, float]:
     root = Path(f"/tmp/fipbench-cni-{uuid.uuid4().hex[:6]}")
     root.mkdir()
     fipds: list[Fipd] = []
+    made: list[str] = []
     figures: dict[str, float] = {"pods": float(n)}
     try:
         with LabNetwork(unique_prefix("fipbench")) as net, APIServer(port=0) as api:
@@ -237,12 +256,21 @@ def run(json_path: str | None) -> dict[str, float]:
                 spec = {"cidr": subnet, "gateway": gw, "nodeSelector": {"matchLabels": {"fip.io/l2": mode}}}
                 api.storage.create(
                     "subnets",
-                    {"apiVersion": "fip.io/v1", "kind": "Subnet", "metadata": {"name": f"bench-{mode}"}, "spec": spec},
+                    {
+                        "apiVersion": "fip.io/v1",
+                        "kind": "Subnet",
+                        "metadata": {"name": f"bench-{mode}"},
+                        "spec": spec,
+                    },
                 )
             for mode, (node, *_rest) in MODES.items():
                 fipd = Fipd(root, kubeconfig, mode, node, net.nodes[node].netns)
                 fipds.append(fipd)
-                figures |= bench_mode(mode, n, net, api, fipd, plugin, root)
+                try:
+                    figures |= bench_mode(mode, n, net, api, fipd, plugin, root, made)
+                finally:
+                    while made:
+                        netlink.remove_netns(made.pop())
     finally:
         for fipd in fipds:
             fipd.stop()
@@ -257,7 +285,9 @@ def run(json_path: str | None) -> dict[str, float]:
 
 def report(f: dict[str, float]) -> None:
     print(f"CNI latency, {int(f['pods'])} pods per plugin and mode (ms; fip = fip-cni -> fipd -> driver)")
-    print(f"{'mode':<8} {'cmd':<4} {'fip med':>8} {'fip p99':>8} {'ref med':>8} {'ref p99':>8} {'ratio':>6}  target")
+    print(
+        f"{'mode':<8} {'cmd':<4} {'fip med':>8} {'fip p99':>8} {'ref med':>8} {'ref p99':>8} {'ratio':>6}  target"
+    )
     for mode in MODES:
         for cmd in ("add", "del"):
             ratio = f[f"{cmd}_ratio_{mode}"]

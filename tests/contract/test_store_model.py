@@ -28,7 +28,16 @@ REQUESTABLE = ALLOCATABLE | {ip("10.0.1.15")}
 OWNERS = [sts("web", 0), sts("web", 1), deploy("api"), pod("a"), pod("b")]
 UIDS = [f"u{i}" for i in range(8)]
 ADDRS = sorted(REQUESTABLE | {ip("10.0.1.12"), ip("10.0.1.1"), ip("10.0.1.200")})
-REQUESTS: list[str | None] = [None, None, None, "10.0.1.10", "10.0.1.12", "10.0.1.15", "10.0.1.17", "10.0.1.1"]
+REQUESTS: list[str | None] = [
+    None,
+    None,
+    None,
+    "10.0.1.10",
+    "10.0.1.12",
+    "10.0.1.15",
+    "10.0.1.17",
+    "10.0.1.1",
+]
 
 Held = tuple[OwnerKey, str, IPState]  # owner, pod uid ("" when reserved), state
 

@@ -21,29 +21,17 @@ from lab.apiserver import APIServer
 pytestmark = pytest.mark.e2e
 
 
-def raw_watch(api: APIServer, path: str, read_s: float = 1.0) -> tuple[int, dict[str, str], list[dict[str, Any]]]:
-    """GET a watch URL with http.client; return status, headers and the events read in `read_s`."""
+def raw_watch(api: APIServer, path: str) -> tuple[int, dict[str, str], list[dict[str, Any]]]:
+    """GET a watch URL that ends by itself (timeoutSeconds or an ERROR); return status, headers, events."""
     parts = urlsplit(api.url)
-    conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=read_s + 5)
+    conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=10)
     conn.request("GET", path)
     resp = conn.getresponse()
     headers = {k.lower(): v for k, v in resp.getheaders()}
-    events: list[dict[str, Any]] = []
-    deadline = time.monotonic() + read_s
-    buf = b""
-    resp.fp.raw._sock.settimeout(0.2)  # type: ignore[union-attr]
-    while time.monotonic() < deadline:
-        try:
-            chunk = resp.read1(65536)
-        except TimeoutError:
-            continue
-        if not chunk:
-            break
-        buf += chunk
-        *lines, buf = buf.split(b"\n")
-        events += [json.loads(line) for line in lines if line.strip()]
+    body = resp.read()  # http.client undoes the chunked framing
     conn.close()
-    return resp.status, headers, events
+    assert body.endswith(b"\n")
+    return resp.status, headers, [json.loads(line) for line in body.split(b"\n") if line.strip()]
 
 
 def collect(
@@ -111,7 +99,7 @@ def test_compacted_history_gives_410_then_relist_works(api: APIServer, core: cli
 def test_410_is_an_error_event_inside_a_200_stream(api: APIServer, core: client.CoreV1Api, ns: str) -> None:
     core.create_namespaced_config_map(ns, {"metadata": {"name": "c"}})
     api.control.compact()
-    code, headers, events = raw_watch(api, f"/api/v1/namespaces/{ns}/configmaps?watch=true&resourceVersion=5", 0.5)
+    code, headers, events = raw_watch(api, f"/api/v1/namespaces/{ns}/configmaps?watch=true&resourceVersion=5")
     assert code == 200 and headers["transfer-encoding"] == "chunked"
     assert events[0]["type"] == "ERROR"
     status = events[0]["object"]
@@ -122,7 +110,7 @@ def test_410_is_an_error_event_inside_a_200_stream(api: APIServer, core: client.
 @pytest.mark.parametrize("flag", ["true", "True", "1"])
 def test_watch_flag_spellings(api: APIServer, core: client.CoreV1Api, ns: str, flag: str) -> None:
     core.create_namespaced_config_map(ns, {"metadata": {"name": "c"}})
-    code, _, events = raw_watch(api, f"/api/v1/namespaces/{ns}/configmaps?watch={flag}&timeoutSeconds=1", 0.3)
+    code, _, events = raw_watch(api, f"/api/v1/namespaces/{ns}/configmaps?watch={flag}&timeoutSeconds=1")
     assert code == 200 and [e["type"] for e in events] == ["ADDED"]
     assert events[0]["object"]["kind"] == "ConfigMap" and events[0]["object"]["apiVersion"] == "v1"
 

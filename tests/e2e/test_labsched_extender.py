@@ -34,12 +34,14 @@ class FakeExtender:
         self.calls: list[tuple[str, dict[str, str], dict[str, Any]]] = []
         self.client = KubeClient(api_url)
         self.behave: Behaviour = self.default
+        self.roles: dict[str, str] = {}  # configured verb -> filter / prioritize / bind
         outer = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
                 raw = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                verb = self.path.rsplit("/", 1)[-1]
+                path = self.path.removeprefix("/scheduler/")
+                verb = outer.roles.get(path, path)
                 body = json.loads(raw)
                 outer.calls.append((verb, dict(self.headers), body))
                 status, reply, delay = outer.behave(verb, body)
@@ -142,8 +144,15 @@ def base_config(url: str, **changes: Any) -> dict[str, Any]:
     return {**doc, "extenders": [ext]}
 
 
-def start(client: KubeClient, cfg: dict[str, Any], seed: int = 0) -> Scheduler:
-    sched = Scheduler(client, parse(cfg), seed=seed)
+def start(
+    client: KubeClient, cfg: dict[str, Any], seed: int = 0, fake: FakeExtender | None = None
+) -> Scheduler:
+    """Start the scheduler; `fake` learns the configured verb names (the shipped file's may differ)."""
+    parsed = parse(cfg)
+    if fake is not None and parsed.extenders:
+        ext = parsed.extenders[0]
+        fake.roles = {ext.filter_verb: "filter", ext.prioritize_verb: "prioritize", ext.bind_verb: "bind"}
+    sched = Scheduler(client, parsed, seed=seed)
     sched.start()
     return sched
 
@@ -215,7 +224,7 @@ def test_filter_then_prioritize_then_bind_with_go_shapes(client: KubeClient, ext
         return extender.default(verb, body)
 
     extender.behave = behave
-    sched = start(client, base_config(extender.url))
+    sched = start(client, base_config(extender.url), fake=extender)
     try:
         pod = add_pod(client, "web-0")
         assert wait_for(lambda: node_of(client, "web-0")) == "n2"
@@ -250,7 +259,7 @@ def test_prioritize_is_skipped_when_one_node_is_feasible(client: KubeClient, ext
         if verb == "filter"
         else extender.default(verb, body)
     )
-    sched = start(client, base_config(extender.url))
+    sched = start(client, base_config(extender.url), fake=extender)
     try:
         add_pod(client, "web-0")
         assert wait_for(lambda: node_of(client, "web-0")) == "n2"
@@ -262,7 +271,7 @@ def test_prioritize_is_skipped_when_one_node_is_feasible(client: KubeClient, ext
 def test_managed_resources_gate_the_extender(client: KubeClient, extender: FakeExtender) -> None:
     add_node(client, "n1")
     add_node(client, "n2")
-    sched = start(client, base_config(extender.url))
+    sched = start(client, base_config(extender.url), fake=extender)
     try:
         add_pod(client, "plain", fip=False)
         assert wait_for(lambda: node_of(client, "plain"))
@@ -286,7 +295,7 @@ def test_node_list_is_sent_when_not_node_cache_capable(client: KubeClient, exten
         return extender.default(verb, body)
 
     extender.behave = behave
-    sched = start(client, base_config(extender.url, nodeCacheCapable=False))
+    sched = start(client, base_config(extender.url, nodeCacheCapable=False), fake=extender)
     try:
         add_pod(client, "web-0")
         assert wait_for(lambda: node_of(client, "web-0")) == "n1"
@@ -308,12 +317,12 @@ def test_rejection_gives_failed_scheduling_event_then_retry_on_a_cluster_event(
 
     def behave(verb: str, body: dict[str, Any]) -> Reply:
         if verb == "filter" and full["value"]:
-            failed = {n: "no free IP in subnet dc1-a" for n in body["NodeNames"]}
+            failed = dict.fromkeys(body["NodeNames"], "no free IP in subnet dc1-a")
             return 200, {"NodeNames": [], "FailedNodes": failed, "Error": ""}, 0
         return extender.default(verb, body)
 
     extender.behave = behave
-    sched = start(client, base_config(extender.url))
+    sched = start(client, base_config(extender.url), fake=extender)
     try:
         add_pod(client, "web-0")
         message = wait_for(lambda: events(client, "web-0"))[0]
@@ -341,7 +350,7 @@ def test_filter_timeout_fails_the_attempt_and_backs_off(client: KubeClient, exte
         if verb == "filter" and slow["value"]
         else extender.default(verb, body)
     )
-    sched = start(client, base_config(extender.url, httpTimeout="300ms"))
+    sched = start(client, base_config(extender.url, httpTimeout="300ms"), fake=extender)
     try:
         add_pod(client, "web-0")
         message = wait_for(lambda: events(client, "web-0"))[0]
@@ -361,7 +370,7 @@ def test_ignorable_extender_errors_are_skipped(client: KubeClient, extender: Fak
     add_node(client, "n1")
     add_node(client, "n2")
     extender.behave = lambda verb, body: (500, b"boom", 0)
-    sched = start(client, base_config(extender.url, ignorable=True))
+    sched = start(client, base_config(extender.url, ignorable=True), fake=extender)
     try:
         add_pod(client, "web-0")
         assert wait_for(
@@ -385,7 +394,7 @@ def test_bind_error_is_a_scheduler_error_and_retried(client: KubeClient, extende
         return extender.default(verb, body)
 
     extender.behave = behave
-    sched = start(client, base_config(extender.url))
+    sched = start(client, base_config(extender.url), fake=extender)
     try:
         add_pod(client, "web-0")
         assert wait_for(lambda: node_of(client, "web-0"), timeout=10) == "n1"
@@ -406,7 +415,7 @@ def test_scores_are_weighted_and_non_integers_are_ignored(
         if verb == "prioritize"
         else extender.default(verb, body)
     )
-    sched = start(client, base_config(extender.url, weight=2))
+    sched = start(client, base_config(extender.url, weight=2), fake=extender)
     try:
         add_pod(client, "web-0", cpu="1")
         assert wait_for(lambda: node_of(client, "web-0")) == winner
@@ -419,7 +428,7 @@ def test_large_clusters_send_a_sample_of_feasible_nodes(client: KubeClient, exte
         add_node(client, f"n{i:03d}")
     cfg = base_config(extender.url)
     cfg["percentageOfNodesToScore"] = 10
-    sched = start(client, cfg)
+    sched = start(client, cfg, fake=extender)
     try:
         add_pod(client, "web-0")
         assert wait_for(lambda: node_of(client, "web-0"))
@@ -445,3 +454,61 @@ def test_no_extender_binds_itself_and_the_shipped_config_parses(client: KubeClie
         sched.stop()
     for path in sorted(DEPLOYED.glob("*.yaml")) if DEPLOYED.is_dir() else []:
         assert load(str(path)).extenders, f"{path} configures no extender"
+
+
+def test_extenders_run_in_order_with_ignorable_ones_last_each_seeing_survivors(
+    api: APIServer, client: KubeClient
+) -> None:
+    for n in ("n1", "n2", "n3"):
+        add_node(client, n)
+    first, second = FakeExtender(api.url), FakeExtender(api.url)
+    order: list[str] = []
+
+    def narrowing(name: str, keep: list[str], hard: bool) -> Behaviour:
+        def behave(verb: str, body: dict[str, Any]) -> Reply:
+            order.append(name)
+            rejected = {n: f"{name} says no" for n in body["NodeNames"] if n not in keep}
+            key = "FailedAndUnresolvableNodes" if hard else "FailedNodes"
+            return 200, {"NodeNames": [n for n in body["NodeNames"] if n in keep], key: rejected}, 0
+
+        return behave
+
+    first.behave = narrowing("ignorable", [], hard=False)
+    second.behave = narrowing("strict", ["n1"], hard=True)
+    cfg = {
+        "apiVersion": "kubescheduler.config.k8s.io/v1",
+        "kind": "KubeSchedulerConfiguration",
+        "extenders": [
+            {"urlPrefix": first.url, "filterVerb": "filter", "ignorable": True, "nodeCacheCapable": True},
+            {"urlPrefix": second.url, "filterVerb": "filter", "nodeCacheCapable": True},
+        ],
+    }
+    sched = start(client, cfg)
+    try:
+        add_pod(client, "web-0", fip=False)
+        message = wait_for(lambda: events(client, "web-0"))[0]
+    finally:
+        sched.stop()
+        first.close()
+        second.close()
+    assert order == ["strict", "ignorable"]
+    assert second.calls[0][2]["NodeNames"] == ["n1", "n2", "n3"]
+    assert first.calls[0][2]["NodeNames"] == ["n1"]
+    assert message == (
+        "0/3 nodes are available: 1 ignorable says no, 2 strict says no. preemption: 0/3 nodes are available: "
+        "1 No preemption victims found for incoming pod, 2 Preemption is not helpful for scheduling."
+    )
+
+
+def test_a_filter_reply_naming_an_unknown_node_is_a_scheduler_error(
+    client: KubeClient, extender: FakeExtender
+) -> None:
+    add_node(client, "n1")
+    extender.behave = lambda verb, body: (200, {"NodeNames": ["elsewhere"]}, 0)
+    sched = start(client, base_config(extender.url), fake=extender)
+    try:
+        add_pod(client, "web-0")
+        message = wait_for(lambda: events(client, "web-0"))[0]
+    finally:
+        sched.stop()
+    assert "claims a filtered node 'elsewhere' which is not found in the input node list" in message

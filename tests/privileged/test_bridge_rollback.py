@@ -11,6 +11,7 @@ middle (the pod already has an `eth0`).
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from bridge.driver import FaultHook
-from bridge.errors import InjectedFault, NetlinkError
+from bridge.errors import DatapathError, InjectedFault, NetlinkError
 from bridge.netlink import Netlink
 from lab.netsnapshot import snapshot
 from lab.topology import PodLab, single_node
@@ -83,3 +84,21 @@ def test_kernel_error_midway_rolls_back(env: PodLab) -> None:
     assert not getattr(err.value, "__notes__", None)
     assert snapshot(env.node.netns).diff(node_before) == []
     assert snapshot(pod_ns).diff(pod_before) == []
+
+
+def test_a_vlan_without_a_sub_interface_is_created_or_explained(env: PodLab) -> None:
+    """VLAN 300 has no `eth1.300` on the node: plug creates it (kernel with 802.1Q) and a later
+    failure removes it again; on a kernel without 802.1Q (like the development VMs) plug fails
+    with a message naming CONFIG_VLAN_8021Q. Either way, nothing is left behind."""
+    pod_ns = env.net.add_netns("pod")
+    base = env.request(pod_ns, 0)
+    req = dataclasses.replace(base, network=dataclasses.replace(base.network, vlan=300))
+    node_before = snapshot(env.node.netns)
+    with pytest.raises(DatapathError) as err:
+        env.driver(fault=_fail_at("announce")).plug(req)
+    if isinstance(err.value, InjectedFault):  # the kernel made eth1.300; the rollback removed it
+        assert not getattr(err.value, "__notes__", None)
+    else:
+        assert "CONFIG_VLAN_8021Q" in str(err.value)
+        assert "eth1.300" in str(err.value)
+    assert snapshot(env.node.netns).diff(node_before) == []

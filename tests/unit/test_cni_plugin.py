@@ -6,6 +6,7 @@ import json
 import os
 import socket
 import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -177,3 +178,16 @@ def test_render_is_deterministic_and_conflist_names_the_plugin() -> None:
     cl = conflist(socket="/run/fip/fipd.sock")
     assert cl["cniVersion"] == "1.0.0"
     assert cl["plugins"] == [{"type": "fip-cni", "socket": "/run/fip/fipd.sock", "timeout": 60}]
+
+
+def test_source_fallback_for_another_python_version(tmp_path: Path, fake: FakeFipd) -> None:
+    """On a node whose python3 is another version the embedded source runs instead of the
+    marshalled code object."""
+    text = render_plugin().replace(f"== {sys.implementation.cache_tag!r}", "== 'cpython-0'", 1)
+    assert "'cpython-0'" in text
+    plugin = tmp_path / "fip-cni"
+    plugin.write_text(text)
+    plugin.chmod(0o755)
+    add = subprocess.run([plugin], input=conf(fake.path), env=env(), capture_output=True, check=False)
+    assert add.returncode == 0, add.stderr
+    assert json.loads(add.stdout)["ips"][0]["address"] == "10.0.1.17/24"

@@ -13,9 +13,11 @@ from fipctl_harness import TtyInput, fipctl, loaded_store
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from fip.cli.fipctl import main
 from fip.cli.manifest import load_manifest
 from fip.cli.operands import parse_ip, parse_owner, parse_subnet_name
 from fip.core.errors import FipError
+from fip.store.url import parse_store_url
 
 TOKENS = [
     "subnets",
@@ -135,3 +137,42 @@ def test_operands_parse_or_are_refused(text: str) -> None:
             parse("arg", text)
         except FipError as err:
             assert str(err).startswith("arg: ")
+
+
+URL_TOKENS = [
+    "redis://",
+    "rediss://",
+    "redis+cluster://",
+    "redis+sentinel://",
+    "memory://",
+    "127.0.0.1",
+    ":",
+    "/",
+    "@",
+    ",",
+]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    url=st.one_of(st.text(max_size=40), st.lists(st.sampled_from(URL_TOKENS), max_size=6).map("".join)),
+    via_env=st.booleans(),
+)
+def test_any_store_url_is_parsed_or_refused_as_usage(url: str, via_env: bool) -> None:
+    """The real URL parser runs (no connection is made: the store handed back is in memory)."""
+    store = loaded_store()
+    out, err = io.StringIO(), io.StringIO()
+    argv = ["subnets"] if via_env else ["--redis-url", url, "subnets"]
+    code = main(
+        argv,
+        environ={"FIP_REDIS_URL": url} if via_env else {},
+        stdin=io.StringIO(""),
+        stdout=out,
+        stderr=err,
+        opener=lambda u, field: (parse_store_url(u, field), store)[1],
+    )
+    assert code in (0, 2), (url, err.getvalue())
+    if code == 2:
+        assert err.getvalue().startswith("fipctl: error: ")
+        assert ("FIP_REDIS_URL" if via_env else "--redis-url") in err.getvalue()
+        assert "Traceback" not in err.getvalue()

@@ -139,7 +139,9 @@ def test_state_refuses_path_names(tmp_path: Path) -> None:
 
 
 def test_state_skips_broken_files(tmp_path: Path) -> None:
-    states = StateDir(tmp_path / "s")
+    states = StateDir(tmp_path / "s", fsync=True)
     states.put(state())
     (tmp_path / "s" / "junk_eth0.json").write_text("{")
     assert [s.container_id for s in states.all()] == ["c0ffee"]
+    assert states.get("junk", "eth0") is None
+    assert (tmp_path / "s" / "junk_eth0.broken").exists()
