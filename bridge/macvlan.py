@@ -14,12 +14,14 @@ host) and moved into the pod under `ifname`.
 
 from __future__ import annotations
 
+import os
+
 from bridge import pod
 from bridge.driver import FaultHook, PlugRequest, PlugResult
 from bridge.errors import CheckFailed, DatapathError, LinkNotFound
 from bridge.mac import pod_mac
 from bridge.names import staging, vlan_parent
-from bridge.netlink import Netlink
+from bridge.netlink import Netlink, netns_path
 from bridge.undo import UndoStack
 from bridge.uplink import ensure_vlan_parent
 
@@ -77,10 +79,13 @@ class MacvlanDriver:
         lower = state.get("lower") or (
             vlan_parent(self.parent, req.network.vlan) if req.network.vlan else self.parent
         )
-        with Netlink(req.netns_path) as pod_nl:
-            link = pod_nl.link(req.ifname)
-            if link is not None and link.kind != "macvlan":
-                diffs.append(f"{req.ifname} is a {link.kind or 'plain'} link, expected a macvlan on {lower}")
+        if os.path.exists(netns_path(req.netns_path)):
+            with Netlink(req.netns_path) as pod_nl:
+                link = pod_nl.link(req.ifname)
+                if link is not None and link.kind != "macvlan":
+                    diffs.append(
+                        f"{req.ifname} is a {link.kind or 'plain'} link, expected a macvlan on {lower}"
+                    )
         with Netlink(self.host_netns) as host:
             if host.link(lower) is None:
                 diffs.append(f"macvlan parent {lower} missing on the host")

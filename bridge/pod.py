@@ -14,6 +14,7 @@ from __future__ import annotations
 import socket
 
 from bridge.driver import PlugRequest
+from bridge.errors import LinkNotFound
 from bridge.garp import announce
 from bridge.netlink import Netlink, Route
 from bridge.nsenter import write_sysctl
@@ -53,7 +54,11 @@ def configure(req: PlugRequest, mac: str, undo: UndoStack) -> None:
 def differences(req: PlugRequest, mac: str) -> list[str]:
     """What CHECK finds different in the pod (empty = as plugged)."""
     net, out = req.network, []
-    with Netlink(req.netns_path) as pod:
+    try:
+        pod_nl = Netlink(req.netns_path)
+    except LinkNotFound:
+        return [f"pod network namespace {req.netns_path} missing"]
+    with pod_nl as pod:
         link = pod.link(req.ifname)
         if link is None:
             return [f"interface {req.ifname} missing in {req.netns_path}"]

@@ -1,6 +1,7 @@
 """`fipd`: the node daemon's command line.
 
-    fipd --node NAME --mode bridge|macvlan|sriov --parent IFACE [--kubeconfig PATH] [--host-netns NAME] ...
+    fipd --node NAME [--mode bridge|macvlan|sriov] [--parent IFACE] [--kubeconfig PATH]
+         [--host-netns NAME] [--socket PATH] [--state-dir DIR] [--redis-url URL] ...
     fipd install-cni [--bin-dir DIR] [--conf-dir DIR] ...     (the DaemonSet's init container)
 
 Start-up order: connect to Kubernetes, start the pod cache, sweep containers whose pods are gone
@@ -32,6 +33,8 @@ if TYPE_CHECKING:
     from fipd.server import CNIServer
 
 log = logging.getLogger("fipd")
+MODE_LABEL = "fip.io/mode"
+PARENT_ANNOTATION = "fip.io/parent"
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,8 +49,12 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="fipd", description="fip node daemon: serves the fip-cni plugin")
     p.add_argument("--kubeconfig", help="kubeconfig file (default: in-cluster service account)")
     p.add_argument("--node", default=os.environ.get("NODE_NAME", ""), help="this node's name (env NODE_NAME)")
-    p.add_argument("--mode", required=True, choices=["bridge", "macvlan", "sriov"], help="datapath mode")
-    p.add_argument("--parent", required=True, help="uplink NIC (bridge, macvlan) or SR-IOV PF")
+    p.add_argument(
+        "--mode",
+        choices=["bridge", "macvlan", "sriov"],
+        help=f"datapath mode (default: Node label {MODE_LABEL})",
+    )
+    p.add_argument("--parent", help=f"uplink NIC or SR-IOV PF (default: Node annotation {PARENT_ANNOTATION})")
     p.add_argument("--host-netns", help="do host-side work in this named netns (the lab's simulated nodes)")
     p.add_argument("--socket", default="/run/fip/fipd.sock", type=Path, help="CNI socket (mode 0600)")
     p.add_argument("--state-dir", default="/run/fip/containers", type=Path, help="per-container state")
@@ -62,6 +69,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         "--annotation-timeout", type=float, default=30.0, help="seconds to wait for fip.io/allocation"
     )
     p.add_argument("--garp-count", type=int, default=3, help="gratuitous ARPs sent after plugging")
+    p.add_argument(
+        "--garp-sync", action="store_true", help="send them before answering ADD (default: right after)"
+    )
     p.add_argument(
         "--metrics-port", type=int, default=0, help="Prometheus metrics on 127.0.0.1:PORT (0 = off)"
     )
@@ -83,11 +93,32 @@ def _service_cidr(text: str | None) -> IPNetwork | None:
     return parse_network("--service-cidr", text)
 
 
+def node_settings(args: argparse.Namespace, node: dict[str, Any]) -> None:
+    """Fill --mode / --parent from this Node (one DaemonSet serves nodes of every mode and NIC
+    name: label the node `fip.io/mode=macvlan`, annotate it `fip.io/parent=ens3`)."""
+    from fip.core.errors import InvalidInput
+
+    meta = node.get("metadata") or {}
+    args.mode = args.mode or (meta.get("labels") or {}).get(MODE_LABEL, "")
+    args.parent = args.parent or (meta.get("annotations") or {}).get(PARENT_ANNOTATION, "")
+    if args.mode not in ("bridge", "macvlan", "sriov"):
+        raise InvalidInput(
+            f"node {args.node} label {MODE_LABEL}", args.mode, "is not a datapath mode",
+            "set it to bridge, macvlan or sriov, or pass --mode",
+        )  # fmt: skip
+    if not args.parent:
+        raise InvalidInput(
+            f"node {args.node} annotation {PARENT_ANNOTATION}", args.parent, "is missing",
+            "annotate the node with its uplink NIC (e.g. fip.io/parent=eth0) or pass --parent",
+        )  # fmt: skip
+
+
 def build(args: argparse.Namespace) -> Wiring:
     """(daemon, server, pod cache or None), wired from the arguments; nothing is served yet."""
     from bridge.driver import make_driver
     from fip.kube.client import KubeClient
     from fip.kube.errors import NotFound
+    from fipd.announcer import Announcer
     from fipd.daemon import Daemon
     from fipd.nodenet import NodeSubnets
     from fipd.podcache import NodePodCache
@@ -96,6 +127,8 @@ def build(args: argparse.Namespace) -> Wiring:
     from fipd.state import StateDir
 
     kube = KubeClient(args.kubeconfig)
+    if not args.mode or not args.parent:
+        node_settings(args, kube.get_node(args.node))
 
     def get_pod(ns: str, name: str) -> dict[str, Any] | None:
         try:
@@ -133,6 +166,7 @@ def build(args: argparse.Namespace) -> Wiring:
         service_cidr=_service_cidr(args.service_cidr),
         annotation_timeout=args.annotation_timeout,
         garp_count=args.garp_count,
+        announcer=None if args.garp_sync else Announcer(),
     )
 
     def live_pod_uids() -> set[str]:

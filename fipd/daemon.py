@@ -4,6 +4,8 @@ ADD: validate the request (the same `fipd.cnispec` the plugin ran), find the pod
 (waiting up to the annotation deadline), admit it against the node's subnets, plug it with the
 node's driver, write the container state, mark the record bound, answer the CNI result. A step
 that fails undoes the earlier ones (the driver undoes its own), so nothing is left half-plugged.
+With an `Announcer` the gratuitous ARPs go out from a background thread right after the plug
+(see fipd.announcer); without one the driver sends them inside `plug`.
 A repeated ADD for a plugged container answers the stored result if CHECK still passes.
 
 DEL: idempotent — no state means nothing to do; a missing netns is fine. The state file is
@@ -31,6 +33,7 @@ from fip.kube.errors import KubeError
 from fip.store.errors import StaleOperation, StoreError
 from fip.store.protocol import Store
 from fipd import cnispec
+from fipd.announcer import Announcer
 from fipd.cnispec import CNIError, Request
 from fipd.errors import (
     BindRefused,
@@ -62,6 +65,7 @@ class Daemon:
         service_cidr: IPNetwork | None = None,
         annotation_timeout: float = 30.0,
         garp_count: int = 3,
+        announcer: Announcer | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.node = node
@@ -73,6 +77,7 @@ class Daemon:
         self.service_cidr = service_cidr
         self.annotation_timeout = annotation_timeout
         self.garp_count = garp_count
+        self.announcer = announcer
         self.clock = clock
         self._locks: dict[str, tuple[threading.Lock, int]] = {}
         self._locks_guard = threading.Lock()
@@ -145,7 +150,8 @@ class Daemon:
             raise WrongNode(f"pod {ns}/{name}: allocation refused on node {self.node}", str(err)) from None
         except KubeError as err:
             raise TryAgainLater("cannot read this node's subnets from the Kubernetes API", str(err)) from None
-        plug = PlugRequest(req.container_id, req.netns, req.ifname, self._network(alloc), self.garp_count)
+        garps = 0 if self.announcer is not None else self.garp_count
+        plug = PlugRequest(req.container_id, req.netns, req.ifname, self._network(alloc), garps)
         plug_started = time.perf_counter()
         try:
             plugged = self.driver.plug(plug)
@@ -167,6 +173,8 @@ class Daemon:
         except BaseException:
             self._undo(req.container_id, req.netns, req.ifname, dict(plugged.state))
             raise
+        if self.announcer is not None:
+            self.announcer.submit(req.netns, req.ifname, alloc.ip, plugged.mac, self.garp_count)
         total_ms = (time.perf_counter() - started) * 1000
         log.info(
             "ADD %s pod %s/%s ip %s/%d vlan %d in %.1f ms (driver %.1f ms)",

@@ -313,6 +313,18 @@ class RedisCluster(_Base):
         for p in self.ports:
             command(p, "FLUSHALL")
 
+    def node_for(self, key: str) -> int:
+        """Index (into `ports`) of the master serving `key`'s slot."""
+        slot = command(self.ports[0], "CLUSTER", "KEYSLOT", key)
+        assert isinstance(slot, int)
+        ranges = command(self.ports[0], "CLUSTER", "SLOTS")
+        assert isinstance(ranges, list)
+        for entry in ranges:
+            start, end, master = entry[0], entry[1], entry[2]
+            if start <= slot <= end:
+                return self.ports.index(int(master[1]))
+        raise RedisProcError(f"no master serves slot {slot}")
+
 
 class RedisSentinel(_Base):
     """One master and one sentinel monitoring it as `master_name` (quorum 1): enough to test that

@@ -120,7 +120,7 @@ local function next_fresh(p)
       end
     end
   end
-  redis.call('HSET', p .. 'meta', 'ci', ci, 'co', co)
+  if ci ~= tonumber(m[1]) or co ~= tonumber(m[2]) then redis.call('HSET', p .. 'meta', 'ci', ci, 'co', co) end
   return found
 end
 

@@ -20,7 +20,7 @@ from fip.core.owner import OwnerKey
 from fip.core.record import AllocationRecord, IPState, Usage
 from fip.core.subnet import IPAddress, Pool, Subnet
 from fip.store import refusals
-from fip.store.protocol import AllocateRequest
+from fip.store.protocol import AllocateRequest, check_pool, check_request
 
 WHERE = "memory store"
 
@@ -172,6 +172,7 @@ class MemoryStore:
             return [self._spaces[n].subnet for n in sorted(self._spaces)]
 
     def put_pool(self, pool: Pool) -> None:
+        check_pool(pool)
         with self._locked():
             sp = self._space(pool.subnet)
             old = self._pool_subnet.get(pool.name)
@@ -230,6 +231,7 @@ class MemoryStore:
         return got
 
     def allocate(self, req: AllocateRequest) -> AllocationRecord:
+        check_request(req)
         with self._locked():
             sp = self._open_space(req.subnet)
             held = sp.by_uid.get(req.pod_uid)
@@ -383,6 +385,10 @@ class MemoryStore:
                 raise refusals.rebuilding(WHERE)
             if not self._initialised:
                 raise refusals.state_lost(WHERE, "marker missing")
+            lost = sorted(n for n, sp in self._spaces.items() if not sp.enabled)
+        if lost:
+            names = ", ".join(f'"{n}"' for n in lost[:5])
+            raise refusals.state_lost(WHERE, f"subnet(s) {names} lost their keys or allocation state")
 
     def begin_rebuild(self) -> None:
         with self._locked():

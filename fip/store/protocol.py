@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
+from fip.core.errors import InvalidInput
 from fip.core.owner import OwnerKey
 from fip.core.policy import ReleasePolicy
 from fip.core.record import AllocationRecord, Usage
@@ -20,10 +21,13 @@ from fip.core.subnet import IPAddress, Pool, Subnet
 class AllocateRequest:
     """Ask for one IP in `subnet` for the pod `pod_uid` of `owner`.
 
-    Order of choice: the IP already held by `pod_uid` (idempotent retry), else one of the
-    owner's reserved IPs in this subnet, else `requested` if given (it must be free or reserved
-    for this owner), else any free IP. With `pool`, the pool's cap and namespaces apply and the
-    IP is counted against the pool.
+    Order of choice: the IP already held by `pod_uid` in this subnet (idempotent retry; a UID
+    held for another owner is StaleOperation), else one of the owner's reserved IPs in this
+    subnet (`requested` if it is one of them), else `requested` if given (it must be
+    requestable - the subnet's reserved IPs are - and free), else a never-used free IP, else a
+    released one. With `pool`, the pool's namespaces apply (even to the owner's reserved IPs)
+    and its cap applies to new IPs, which are counted against the pool. A UID is per subnet:
+    the same UID in two subnets gets two IPs. An empty `pod_uid` is InvalidInput.
     """
 
     subnet: str
@@ -35,6 +39,22 @@ class AllocateRequest:
     now: float
     requested: IPAddress | None = None
     pool: str = ""
+
+
+def check_request(req: AllocateRequest) -> None:
+    """What every store refuses before looking at its state: a request without a pod UID
+    (idempotency hangs on it)."""
+    if not req.pod_uid:
+        raise InvalidInput("pod_uid", req.pod_uid, "is empty", "pass the pod's metadata.uid")
+
+
+def check_pool(pool: Pool) -> None:
+    """Pool fields the stores rely on: a non-negative size, namespaces without ',' or '|'."""
+    if pool.size < 0:
+        raise InvalidInput(f"pool {pool.name}: size", pool.size, "is negative", "use 0 or more")
+    for ns in pool.namespaces:
+        if not ns or "," in ns or "|" in ns:
+            raise InvalidInput(f"pool {pool.name}: namespaces", ns, "is not a namespace", 'use names or "*"')
 
 
 class Store(Protocol):

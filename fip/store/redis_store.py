@@ -43,13 +43,14 @@ from fip.core.subnet import IPAddress, Pool, Subnet
 from fip.store import encoding as enc
 from fip.store import refusals
 from fip.store.errors import StoreError, StoreUnavailable
-from fip.store.protocol import AllocateRequest
+from fip.store.protocol import AllocateRequest, check_pool, check_request
 from fip.store.url import StoreURL
 
 MARKER = "fip:{fip}:marker"
 REBUILDING = "fip:{fip}:rebuilding"
 SUBNETS = "fip:{fip}:subnets"
 POOLS = "fip:{fip}:pools"
+NO_MARKER = "marker missing: the server restarted empty or was flushed"
 
 
 def _source() -> tuple[str, str]:
@@ -104,8 +105,9 @@ class RedisStore:
             return _Cluster(startup_nodes=nodes, retry=retry, **common)
         common["retry"] = retry
         if url.scheme == "redis+sentinel":
+            # the URL's credentials are the master's; Sentinels are asked without them
             sentinel = Sentinel(  # type: ignore[no-untyped-call]
-                list(url.hosts), sentinel_kwargs={"socket_timeout": timeout, **auth}, **common
+                list(url.hosts), sentinel_kwargs={"socket_timeout": timeout}, **common
             )
             return sentinel.master_for(url.master)  # type: ignore[no-untyped-call]
         host, port = url.hosts[0]
@@ -169,12 +171,14 @@ class RedisStore:
         return got
 
     def _missing(self, name: str) -> StoreError:
+        """Why a subnet's keys are gone: lost state (no marker, or registered but gone) or unknown."""
         with self._guard():
             marker = self._r.get(MARKER)
+            known = marker is not None and self._r.sismember(SUBNETS, name)
         if marker is None:
-            return refusals.state_lost(
-                self.where, "marker missing: the server restarted empty or was flushed"
-            )
+            return refusals.state_lost(self.where, NO_MARKER)
+        if known:
+            return refusals.state_lost(self.where, f'subnet "{name}" is registered but its keys are gone')
         return refusals.unknown_subnet(name)
 
     def put_subnet(self, subnet: Subnet) -> None:
@@ -240,6 +244,7 @@ class RedisStore:
         return out
 
     def put_pool(self, pool: Pool) -> None:
+        check_pool(pool)
         with self._guard():
             old = self._r.hget(POOLS, pool.name)
         if old is not None and old != pool.subnet:
@@ -263,6 +268,7 @@ class RedisStore:
 
     # --- allocation ----------------------------------------------------------------------
     def allocate(self, req: AllocateRequest) -> AllocationRecord:
+        check_request(req)
         reqhex = ver = ""
         for attempt in range(2):
             if req.requested is not None:
@@ -300,9 +306,7 @@ class RedisStore:
             if rebuilding is not None:
                 return refusals.rebuilding(self.where)
             if marker is None:
-                return refusals.state_lost(
-                    self.where, "marker missing: the server restarted empty or was flushed"
-                )
+                return refusals.state_lost(self.where, NO_MARKER)
             return refusals.state_lost(
                 self.where, f'subnet "{s}" was re-created after its shard lost its state'
             )
@@ -443,12 +447,18 @@ class RedisStore:
 
     # --- loss detection --------------------------------------------------------------------
     def check_intact(self) -> None:
+        """Marker present, no rebuild running, and every registered subnet still allocating
+        (a Redis Cluster shard that restarted empty loses its subnets but not the marker)."""
         with self._guard():
             marker, rebuilding = self._r.mget(MARKER, REBUILDING)
-        if rebuilding is not None:
-            raise refusals.rebuilding(self.where)
-        if marker is None:
-            raise refusals.state_lost(self.where, "marker missing: the server restarted empty or was flushed")
+            if rebuilding is not None:
+                raise refusals.rebuilding(self.where)
+            if marker is None:
+                raise refusals.state_lost(self.where, NO_MARKER)
+            lost = [n for n in sorted(self._r.smembers(SUBNETS)) if not self._r.hget(meta_key(n), "gen")]
+        if lost:
+            names = ", ".join(f'"{n}"' for n in lost[:5])
+            raise refusals.state_lost(self.where, f"subnet(s) {names} lost their keys or allocation state")
 
     def initialise(self) -> None:
         with self._guard():

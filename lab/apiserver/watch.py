@@ -136,9 +136,9 @@ class WatchStream:
             for change in batch:
                 if change.key != self.rt.key or (self.ns and change.namespace != self.ns):
                     continue
-                event = translate(change, self.matcher)
-                if event is not None:
-                    yield event
+                line = translate(change, self.matcher)
+                if line is not None:
+                    yield line
             if batch:
                 last_rv = batch[-1].rv
             if caught_up is not None:
@@ -149,11 +149,9 @@ class WatchStream:
             if not batch and not alive():
                 return
 
-    def _bookmark(self, rv: int, initial_end: bool = False) -> Event:
+    def _bookmark(self, rv: int, initial_end: bool = False) -> bytes:
         meta: Obj = {"resourceVersion": str(rv)}
         if initial_end:
             meta["annotations"] = {"k8s.io/initial-events-end": "true"}
-        return {
-            "type": "BOOKMARK",
-            "object": {"kind": self.rt.kind, "apiVersion": self.rt.api_version, "metadata": meta},
-        }
+        obj = {"kind": self.rt.kind, "apiVersion": self.rt.api_version, "metadata": meta}
+        return encode({"type": "BOOKMARK", "object": obj})

@@ -11,15 +11,15 @@ from fip.core.record import AllocationRecord, IPState
 from fip.store.errors import IPTaken, StateLost
 from fip.store.factory import open_store
 from fip.store.memory import MemoryStore
-from lab.redisproc import RedisServer
+from lab.redisproc import RedisCluster, RedisServer
 
 SMALL = subnet(ranges=(("10.0.1.10", "10.0.1.13"),))
 
 
-def _seen(owner_name: str, addr: str, uid: str) -> AllocationRecord:
+def _seen(owner_name: str, addr: str, uid: str, subnet_name: str = "dc1-a") -> AllocationRecord:
     return AllocationRecord(
         ip=ip(addr),
-        subnet="dc1-a",
+        subnet=subnet_name,
         owner=pod(owner_name),
         state=IPState.BOUND,
         policy=ReleasePolicy.POD,
@@ -119,3 +119,33 @@ def test_restart_of_persistent_server_keeps_allocating() -> None:
         assert store.allocate(req(pod("b"), "u2")).ip != first.ip
         assert store.get("dc1-a", first.ip) == first
         store.close()
+
+
+def test_cluster_shard_that_restarted_empty_is_detected(redis_cluster: RedisCluster) -> None:
+    redis_cluster.flushall()
+    marker_node = redis_cluster.node_for("fip:{fip}:marker")
+    name = next(
+        n
+        for n in (f"dc{i}-a" for i in range(50))
+        if redis_cluster.node_for(f"fip:{{{n}}}:meta") != marker_node
+    )
+    sub = subnet(name, ranges=(("10.0.1.10", "10.0.1.13"),))
+    store = open_store(redis_cluster.url)
+    store.initialise()
+    store.put_subnet(sub)
+    held = store.allocate(req(pod("a"), "u1", name))
+    # the subnet's shard loses everything; the marker lives on another shard and survives
+    redis_cluster.command(redis_cluster.node_for(f"fip:{{{name}}}:meta"), "FLUSHALL")
+    with pytest.raises(StateLost, match=f'subnet "{name}" is registered but its keys are gone'):
+        store.allocate(req(pod("b"), "u2", name))
+    with pytest.raises(StateLost, match=f'subnet\\(s\\) "{name}" lost'):
+        store.check_intact()
+    store.put_subnet(sub)  # controllers re-sync definitions: still refused
+    with pytest.raises(StateLost, match="re-created after its shard lost its state"):
+        store.allocate(req(pod("b"), "u2", name))
+    store.begin_rebuild()
+    store.record(_seen("a", str(held.ip), "u1", name))
+    store.finish_rebuild()
+    store.check_intact()
+    assert store.allocate(req(pod("b"), "u2", name)).ip != held.ip
+    store.close()

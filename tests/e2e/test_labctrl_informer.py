@@ -44,8 +44,6 @@ def test_informer_relists_after_410_and_reports_what_it_missed() -> None:
         try:
             assert informer.synced.wait(5)
             assert sorted(seen) == [("ADDED", "a"), ("ADDED", "b")]
-            api.control.pause()  # changes the watch cannot deliver, then history is gone
-            api.control.resume()
             client.delete(PODS, "a", "default")
             client.create(PODS, pod("c"))
             wait_for(lambda: ("ADDED", "c") in seen and ("DELETED", "a") in seen)
@@ -59,7 +57,7 @@ def test_informer_relists_after_410_and_reports_what_it_missed() -> None:
             assert seen.count(("ADDED", "d")) == 1
         finally:
             informer.stop()
-        assert informer.relists >= relists
+        assert informer.relists > relists  # the 410 forced a re-list
 
 
 def test_watch_from_a_compacted_version_raises_expired() -> None:

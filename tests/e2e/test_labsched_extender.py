@@ -495,8 +495,9 @@ def test_extenders_run_in_order_with_ignorable_ones_last_each_seeing_survivors(
     assert second.calls[0][2]["NodeNames"] == ["n1", "n2", "n3"]
     assert first.calls[0][2]["NodeNames"] == ["n1"]
     assert message == (
-        "0/3 nodes are available: 1 ignorable says no, 2 strict says no. preemption: 0/3 nodes are available: "
-        "1 No preemption victims found for incoming pod, 2 Preemption is not helpful for scheduling."
+        "0/3 nodes are available: 1 ignorable says no, 2 strict says no. "
+        "preemption: 0/3 nodes are available: 1 No preemption victims found for incoming pod, "
+        "2 Preemption is not helpful for scheduling."
     )
 
 

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from bridge import netlink
 from bridge.errors import CheckFailed
 from bridge.netlink import Netlink, Route
 from lab.topology import SUBNETS, PodLab, single_node
@@ -89,7 +90,6 @@ def test_unplug_succeeds_when_the_pod_netns_is_gone(env: PodLab) -> None:
     driver = env.driver()
     result = driver.plug(req)
     env.net.run(env.node.netns, "true")  # the node namespace is still there
-    from bridge import netlink
 
     netlink.remove_netns(pod_ns)
     driver.unplug(req.container_id, req.netns_path, req.ifname, result.state)
@@ -132,3 +132,14 @@ def test_macvlan_pods_are_isolated_from_their_host(tmp_path: Path) -> None:
         assert env.net.ping(env.net.hosts["lh0"].netns, "10.0.1.17")
         assert env.net.ping(env.net.hosts["lh0"].netns, "10.0.1.5")
         assert not env.net.ping(env.node.netns, "10.0.1.17", wait=0.5)
+
+
+def test_check_reports_a_vanished_pod_namespace(env: PodLab) -> None:
+    pod_ns = env.net.add_netns("pod")
+    req = env.request(pod_ns, 0)
+    result = env.driver().plug(req)
+
+    netlink.remove_netns(pod_ns)
+    with pytest.raises(CheckFailed, match=r"namespace .* missing"):
+        env.driver().check(req, result.state)
+    env.driver().unplug(req.container_id, req.netns_path, req.ifname, result.state)

@@ -25,6 +25,7 @@ from typing import Any
 import pytest
 
 from bridge.netlink import Netlink
+from bridge.nsenter import write_sysctl
 from fipd.install import install_plugin
 from lab.apiserver import APIServer
 from lab.network import LabNetwork
@@ -153,6 +154,7 @@ def lab() -> Iterator[Lab]:
                 "subnets",
                 {"apiVersion": "fip.io/v1", "kind": "Subnet", "metadata": {"name": name}, "spec": spec},
             )
+        write_sysctl(env.net.hosts["lh0"].netns, "net.ipv4.conf.eth0.arp_accept", "1")
         fipd = Fipd(root, kubeconfig, env.node.netns)
         fipd.start()
         yield Lab(env, api, fipd, install_plugin(root / "bin"), root)
@@ -175,6 +177,12 @@ def test_add_check_del_with_containerd_environment(lab: Lab) -> None:
     assert code == 0, res
     assert res["ips"] == [{"address": "10.0.1.17/24", "gateway": "10.0.1.1", "interface": 0}]
     assert res["interfaces"][0]["sandbox"] == ns_path(pod)
+    mac = res["interfaces"][0]["mac"]
+    legacy = lab.net.hosts["lh0"].netns  # arp_accept=1: it learns the pod from the gratuitous ARP alone
+    deadline = time.monotonic() + 2
+    while mac not in lab.net.run(legacy, "ip", "neigh", "show", "10.0.1.17").stdout:
+        assert time.monotonic() < deadline, "fipd's gratuitous ARP did not reach the legacy host"
+        time.sleep(0.02)
     assert lab.net.ping(pod, "10.0.1.250")
     assert lab.net.ping(lab.net.hosts["lh0"].netns, "10.0.1.17")
     stdin = json.dumps({"cniVersion": "1.0.0", "name": "fip", "type": "fip-cni",

@@ -1,0 +1,48 @@
+"""Gratuitous ARP / unsolicited NA for freshly plugged pods, off the CNI request's critical path.
+
+The switch must learn a floating IP's new port when the IP moves (ARCHITECTURE, flow 2), but the
+runtime need not wait for it: sending costs an AF_PACKET socket whose close waits for an RCU
+grace period (~10-25 ms here) plus the interval between repeated announcements, while the pod's
+containers start only after the CNI result anyway. fipd therefore plugs with `garp_count=0` and
+hands the announcement to this one background thread. A pod that is gone by then (DEL right after
+ADD) is skipped with a debug log; nothing else depends on the announcement.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+from ipaddress import IPv4Address, IPv6Address
+
+from bridge.errors import DatapathError
+from bridge.garp import announce
+
+log = logging.getLogger(__name__)
+
+Job = tuple[str, str, IPv4Address | IPv6Address, str, int]
+
+
+class Announcer:
+    def __init__(self) -> None:
+        self._jobs: queue.SimpleQueue[Job | None] = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._run, name="garp", daemon=True)
+        self._thread.start()
+
+    def submit(self, netns: str, ifname: str, ip: IPv4Address | IPv6Address, mac: str, count: int) -> None:
+        if count > 0:
+            self._jobs.put((netns, ifname, ip, mac, count))
+
+    def stop(self) -> None:
+        self._jobs.put(None)
+        self._thread.join(timeout=5)
+
+    def _run(self) -> None:
+        while (job := self._jobs.get()) is not None:
+            netns, ifname, ip, mac, count = job
+            try:
+                announce(netns, ifname, ip, mac, count=count)
+            except DatapathError as err:
+                log.debug("announcing %s in %s skipped: %s", ip, netns, err)
+            except Exception:
+                log.exception("announcing %s in %s failed", ip, netns)

@@ -1,0 +1,76 @@
+"""Contract: concurrent allocators sharing one store never hand out an IP twice."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+from store_contract_kit import pod, req, subnet
+
+from fip.core.subnet import IPAddress, Pool
+from fip.store.errors import NoFreeIP, PoolFull, StoreError, UnknownSubnet
+from fip.store.protocol import Store
+
+
+def test_threads_racing_for_a_small_subnet_get_distinct_ips(store: Store) -> None:
+    store.put_subnet(subnet(ranges=(("10.0.1.10", "10.0.1.69"),)))  # 60 addresses
+    got: list[IPAddress] = []
+    refused: list[StoreError] = []
+    lock = threading.Lock()
+
+    def worker(w: int) -> None:
+        for i in range(20):
+            uid = f"w{w}-{i}"
+            try:
+                rec = store.allocate(req(pod(f"p{w}-{i}"), uid))
+                again = store.allocate(req(pod(f"p{w}-{i}"), uid))  # retry: same IP
+                assert again.ip == rec.ip
+            except NoFreeIP as e:
+                with lock:
+                    refused.append(e)
+                continue
+            with lock:
+                got.append(rec.ip)
+
+    threads = [threading.Thread(target=worker, args=(w,)) for w in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(got) == len(set(got)) == 60
+    assert len(refused) == 20
+    u = store.usage("dc1-a")
+    assert (u.allocated, u.free) == (60, 0)
+
+
+def test_pool_cap_holds_under_concurrency(store: Store) -> None:
+    store.put_subnet(subnet())
+    store.put_pool(Pool("p", "dc1-a", 7, frozenset({"default"})))
+    ok: list[IPAddress] = []
+    full: list[PoolFull] = []
+    lock = threading.Lock()
+
+    def worker(w: int) -> None:
+        for i in range(5):
+            try:
+                rec = store.allocate(req(pod(f"p{w}-{i}"), f"w{w}-{i}", pool="p"))
+            except PoolFull as e:
+                with lock:
+                    full.append(e)
+                continue
+            with lock:
+                ok.append(rec.ip)
+
+    threads = [threading.Thread(target=worker, args=(w,)) for w in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(ok) == len(set(ok)) == 7
+    assert len(full) == 8
+
+
+def test_pool_in_unknown_subnet_is_refused(store: Store) -> None:
+    with pytest.raises(UnknownSubnet):
+        store.put_pool(Pool("p", "nope", 1, frozenset({"default"})))
+    assert store.pools() == []

@@ -1,0 +1,111 @@
+"""Held-out-style fixtures: `fip-lab apiserver` as a separate process, reached only through the
+official `kubernetes` client configured from the kubeconfig the server writes.
+
+These tests play the acceptance checker: nothing here imports `lab` — a client script knows only
+the kubeconfig. The server is started per test module on a free port and stopped by its PID.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pathlib
+import re
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from kubernetes import client, config
+from kubernetes.client.rest import ApiException
+
+FIP_LAB = pathlib.Path(sys.executable).with_name("fip-lab")
+
+
+@pytest.fixture(scope="module")
+def kubeconfig(tmp_path_factory: pytest.TempPathFactory) -> Iterator[pathlib.Path]:
+    path = tmp_path_factory.mktemp("heldout") / "kubeconfig"
+    proc = subprocess.Popen(
+        [str(FIP_LAB), "apiserver", "--listen", "127.0.0.1:0", "--kubeconfig-out", str(path)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline().strip()  # printed after the kubeconfig is written
+        if not line.startswith("http://"):
+            err = proc.stderr.read() if proc.stderr else ""
+            raise RuntimeError(f"fip-lab apiserver did not start: {line!r} {err}")
+        assert path.exists()
+        yield path
+    finally:
+        os.kill(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            os.kill(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+
+@pytest.fixture(scope="module")
+def api_client(kubeconfig: pathlib.Path) -> Iterator[client.ApiClient]:
+    cfg = client.Configuration()
+    config.load_kube_config(str(kubeconfig), client_configuration=cfg)
+    with client.ApiClient(cfg) as api:
+        yield api
+
+
+@pytest.fixture(scope="module")
+def core(api_client: client.ApiClient) -> client.CoreV1Api:
+    return client.CoreV1Api(api_client)
+
+
+@pytest.fixture(scope="module")
+def apps(api_client: client.ApiClient) -> client.AppsV1Api:
+    return client.AppsV1Api(api_client)
+
+
+@pytest.fixture(scope="module")
+def custom(api_client: client.ApiClient) -> client.CustomObjectsApi:
+    return client.CustomObjectsApi(api_client)
+
+
+@pytest.fixture
+def ns(core: client.CoreV1Api, request: pytest.FixtureRequest) -> str:
+    """A fresh namespace per test, named after the test (DNS-1123 safe)."""
+    base = re.sub(r"[^a-z0-9-]+", "-", request.node.name.lower().replace("_", "-"))[:40].strip("-")
+    name = f"h-{base}-{time.monotonic_ns() % 100000}"
+    core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=name)))
+    return name
+
+
+def pod_body(name: str, labels: dict[str, str] | None = None, node: str | None = None) -> dict[str, Any]:
+    spec: dict[str, Any] = {"containers": [{"name": "app", "image": "busybox"}]}
+    if node:
+        spec["nodeName"] = node
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": name, "labels": labels or {}},
+        "spec": spec,
+    }
+
+
+def status_body(exc: ApiException) -> dict[str, Any]:
+    body: dict[str, Any] = json.loads(exc.body)
+    return body
+
+
+def eventually(check: Callable[[], Any], timeout: float = 5.0, what: str = "condition") -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(0.05)
