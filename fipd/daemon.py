@@ -32,7 +32,7 @@ from fip.core.subnet import IPNetwork
 from fip.kube.errors import KubeError
 from fip.store.errors import StaleOperation, StoreError
 from fip.store.protocol import Store
-from fipd import cnispec
+from fipd import cnispec, metrics
 from fipd.announcer import Announcer
 from fipd.cnispec import CNIError, Request
 from fipd.errors import (
@@ -85,6 +85,14 @@ class Daemon:
     # --- entry point -------------------------------------------------------------------------
     def handle(self, env: dict[str, str], stdin: str) -> dict[str, object]:
         """One forwarded invocation -> `{"result": ...}` or `{"error": {...}}`. Never raises."""
+        started = time.perf_counter()
+        reply = self._reply(env, stdin)
+        error = reply.get("error")
+        outcome = f"error {error.get('code')}" if isinstance(error, dict) else "ok"
+        metrics.observe(env.get("CNI_COMMAND", "")[:8], outcome, time.perf_counter() - started)
+        return reply
+
+    def _reply(self, env: dict[str, str], stdin: str) -> dict[str, object]:
         version = "1.0.0"
         try:
             req = cnispec.parse_request(env, stdin)

@@ -23,6 +23,7 @@ import base64
 import contextlib
 import http.client
 import json
+import logging
 import ssl
 import tempfile
 import threading
@@ -34,6 +35,7 @@ from typing import Any
 import yaml
 
 Obj = dict[str, Any]
+log = logging.getLogger("lab.kubeclient")
 
 
 class KubeError(Exception):
@@ -354,7 +356,10 @@ class Informer:
 
     def _emit(self, kind: str, obj: Obj, old: Obj | None) -> None:
         for handler in self.handlers:
-            handler(kind, obj, old)
+            try:
+                handler(kind, obj, old)
+            except Exception:  # a broken handler must not stop the watch (client-go logs and goes on)
+                log.exception("informer %s: handler failed on %s %s", self.res.plural, kind, key_of(obj))
 
     def _relist(self) -> str:
         listed = self.client.list(self.res, self.namespace, self.label_selector)
@@ -394,6 +399,11 @@ class Informer:
             except Expired:
                 rv = ""
             except KubeError:
+                if self._stop.wait(0.5):
+                    return
+            except Exception:  # keep watching whatever happened; a dead informer is a silent outage
+                log.exception("informer %s: unexpected error; re-listing", self.res.plural)
+                rv = ""
                 if self._stop.wait(0.5):
                     return
 

@@ -68,8 +68,7 @@ class _Space:
 
     def next_recycled(self) -> int | None:
         while self.recycled:
-            n = min(self.recycled)  # deterministic here; Redis picks any (SPOP)
-            self.recycled.discard(n)
+            n = self.recycled.pop()  # any member, O(1), like SPOP
             if n not in self.records:
                 return n
         return None
@@ -325,6 +324,8 @@ class MemoryStore:
     def record(self, rec: AllocationRecord) -> AllocationRecord:
         with self._locked():
             sp = self._space(rec.subnet)
+            if rec.state == IPState.RESERVED and rec.pod_uid:
+                rec = replace(rec, pod_uid="")
             if not sp.subnet.requestable(rec.ip):
                 raise refusals.not_allocatable(rec.subnet, rec.ip)
             n = int(rec.ip)
@@ -335,8 +336,6 @@ class MemoryStore:
                 other = sp.by_uid.get(rec.pod_uid)
                 if other is not None and other != n:
                     raise refusals.uid_elsewhere(rec.subnet, rec.pod_uid, sp.records[other])
-            if rec.state == IPState.RESERVED and rec.pod_uid:
-                rec = replace(rec, pod_uid="")
             sp.recycled.discard(n)
             sp.put(n, rec)
             return rec

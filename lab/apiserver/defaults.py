@@ -9,6 +9,7 @@ subresource) — nodes keep it, as the kubelet registers nodes with their status
 
 from __future__ import annotations
 
+import base64
 import ipaddress
 import itertools
 import threading
@@ -55,7 +56,7 @@ def apply_create_defaults(rt: ResourceType, obj: Obj, ips: ClusterIPs, keep_stat
         spec.setdefault("enableServiceLinks", True)
         for c in spec.get("containers") or []:
             if isinstance(c, dict):
-                c.setdefault("imagePullPolicy", "IfNotPresent")
+                c.setdefault("imagePullPolicy", pull_policy(str(c.get("image", ""))))
                 c.setdefault("terminationMessagePath", "/dev/termination-log")
                 c.setdefault("terminationMessagePolicy", "File")
                 c.setdefault("resources", {})
@@ -76,9 +77,32 @@ def apply_create_defaults(rt: ResourceType, obj: Obj, ips: ClusterIPs, keep_stat
             status.setdefault("replicas", 0)
         if kind == "StatefulSet":
             status.setdefault("availableReplicas", 0)
+    elif kind == "Secret":
+        secret_defaults(obj)
     elif kind == "Node":
         obj.setdefault("spec", {})
         obj.setdefault("status", {})
+
+
+def pull_policy(image: str) -> str:
+    """`SetDefaults_Container`: no tag (or `:latest`) means Always, anything else IfNotPresent."""
+    if "@" in image:
+        return "IfNotPresent"
+    last = image.rsplit("/", 1)[-1]
+    tag = last.split(":", 1)[1] if ":" in last else "latest"
+    return "Always" if tag == "latest" else "IfNotPresent"
+
+
+def secret_defaults(obj: Obj) -> None:
+    """`stringData` is write-only: merged into base64 `data`; `type` defaults to Opaque."""
+    string_data = obj.pop("stringData", None)
+    if isinstance(string_data, dict):
+        data = dict(obj.get("data") or {})
+        for key, value in string_data.items():
+            data[key] = base64.b64encode(str(value).encode()).decode()
+        obj["data"] = data
+    if obj.get("type") in (None, ""):
+        obj["type"] = "Opaque"
 
 
 def _service_defaults(obj: Obj, ips: ClusterIPs) -> None:

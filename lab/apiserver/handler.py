@@ -42,6 +42,8 @@ UNSUPPORTED_PATCH = (
     "application/merge-patch+json, application/apply-patch+yaml, application/strategic-merge-patch+json"
 )
 RETURNS_OBJECT_ON_DELETE = {"Pod"}
+# Registries whose strategy has AllowCreateOnUpdate() == true: PUT on a missing object creates it.
+CREATE_ON_UPDATE = {"Lease", "Event", "Endpoints", "Service"}
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -250,6 +252,13 @@ class Handler(BaseHTTPRequestHandler):
             if sub == "scale":
                 return 200, self._scale_write(route, body, "update")
             self._unknown(rt, body, route)
+            if not sub and rt.kind in CREATE_ON_UPDATE and isinstance(body, dict):
+                with storage.lock:
+                    missing = (storage._ns(rt, ns), name) not in storage._bucket(rt)
+                    if missing:
+                        body.setdefault("metadata", {})["name"] = name
+                        body["metadata"].pop("resourceVersion", None)
+                        return 201, storage.create_rt(rt, ns, body, dry_run=dry)
             return 200, storage.update_rt(rt, ns, name, body, subresource=sub, dry_run=dry)
         if route.verb == "patch":
             return 200, self._patch(route, raw, dry)
@@ -266,8 +275,13 @@ class Handler(BaseHTTPRequestHandler):
             limit = int(q.get("limit") or 0)
         except ValueError:
             raise bad_request(f"invalid limit {q.get('limit')!r}") from None
+        exact = None
+        if q.get("resourceVersionMatch") == "Exact":
+            if not q.get("resourceVersion", "").isdigit():
+                raise bad_request('resourceVersionMatch "Exact" needs a resourceVersion')
+            exact = int(q["resourceVersion"])
         result = self.api.storage.list_rt(
-            rt, route.namespace, self._matcher(route), limit, q.get("continue", "")
+            rt, route.namespace, self._matcher(route), limit=limit, cont=q.get("continue", ""), as_of=exact
         )
         meta: Obj = {"resourceVersion": result.resource_version}
         if result.continue_token:

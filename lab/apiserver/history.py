@@ -89,6 +89,10 @@ class History:
                 hi = mid
         return self._base + lo
 
+    def since(self, rv: int) -> list[Change]:
+        """Every change after `rv` (410 if compacted)."""
+        return self._changes[self.cursor_for(rv) - self._base :]
+
     def read(self, cursor: int, timeout: float) -> tuple[list[Change], int]:
         """Changes from `cursor` on, waiting up to `timeout` for one; 410 if they were compacted.
 

@@ -103,6 +103,7 @@ BUILTIN: tuple[ResourceType, ...] = (
     _core("serviceaccounts", "ServiceAccount", True, short_names=("sa",)),
     _core("endpoints", "Endpoints", True, short_names=("ep",)),
     _core("events", "Event", True, short_names=("ev",), fields=EVENT_FIELDS),
+    ResourceType("events.k8s.io", "v1", "events", "Event", True, singular="event", short_names=("ev",)),
     ResourceType("discovery.k8s.io", "v1", "endpointslices", "EndpointSlice", True, singular="endpointslice"),
     ResourceType(
         "apps",

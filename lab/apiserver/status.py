@@ -55,11 +55,17 @@ def qualified(resource: str, group: str) -> str:
     return f"{resource}.{group}" if group else resource
 
 
+def _details(name: str, group: str, kind: str) -> Obj:
+    """StatusDetails: `group` is omitempty, so the core group leaves it out."""
+    out: Obj = {"name": name, "group": group, "kind": kind}
+    if not group:
+        del out["group"]
+    return out
+
+
 def not_found(resource: str, group: str, name: str) -> APIError:
     res = qualified(resource, group)
-    return APIError(
-        404, "NotFound", f'{res} "{name}" not found', {"name": name, "group": group, "kind": resource}
-    )
+    return APIError(404, "NotFound", f'{res} "{name}" not found', _details(name, group, resource))
 
 
 def already_exists(resource: str, group: str, name: str) -> APIError:
@@ -68,7 +74,7 @@ def already_exists(resource: str, group: str, name: str) -> APIError:
         409,
         "AlreadyExists",
         f'{res} "{name}" already exists',
-        {"name": name, "group": group, "kind": resource},
+        _details(name, group, resource),
     )
 
 
@@ -78,7 +84,7 @@ def conflict(resource: str, group: str, name: str, why: str) -> APIError:
         409,
         "Conflict",
         f'Operation cannot be fulfilled on {res} "{name}": {why}',
-        {"name": name, "group": group, "kind": resource},
+        _details(name, group, resource),
     )
 
 
@@ -95,12 +101,8 @@ def invalid(kind: str, group: str, name: str, causes: list[tuple[str, str, str]]
         422,
         "Invalid",
         f'{gk} "{name}" is invalid: {text}',
-        {
-            "name": name,
-            "group": group,
-            "kind": kind,
-            "causes": [{"reason": r, "message": m, "field": f} for f, r, m in causes],
-        },
+        _details(name, group, kind)
+        | {"causes": [{"reason": r, "message": m, "field": f} for f, r, m in causes]},
     )
 
 

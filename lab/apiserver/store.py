@@ -28,7 +28,7 @@ from typing import Any
 
 import orjson
 
-from lab.apiserver import defaults, patch, pods, validation
+from lab.apiserver import crds, defaults, patch, pods, validation
 from lab.apiserver.history import Change, History
 from lab.apiserver.resources import Registry, ResourceType
 from lab.apiserver.selectors import Matcher
@@ -206,9 +206,15 @@ class Store:
             meta["creationTimestamp"] = self.now()
             if rt.kind not in defaults.NO_GENERATION:
                 meta["generation"] = 1
+            if rt.kind == "CustomResourceDefinition":
+                crds.check(obj)
+                obj["status"] = crds.status(obj, meta["creationTimestamp"])
             if dry_run:
                 return obj
-            return self._commit(rt, "ADDED", obj, None)
+            stored = self._commit(rt, "ADDED", obj, None)
+            if rt.kind == "CustomResourceDefinition":
+                crds.register(self, stored)
+            return stored
 
     def _check_namespace(self, rt: ResourceType, ns: str) -> None:
         nst = self.registry.lookup("namespaces")
@@ -284,12 +290,14 @@ class Store:
                 new.pop("status", None)
         else:
             new = dict(body)
-            if rt.has_status and rt.kind != "Node":
+            if rt.has_status:
                 if "status" in old:
                     new["status"] = old["status"]
                 else:
                     new.pop("status", None)
         new["apiVersion"], new["kind"] = rt.api_version, rt.kind
+        if rt.kind == "Secret":
+            defaults.secret_defaults(new)
         meta = dict(new.get("metadata") or {}) if subresource != "status" else dict(old["metadata"])
         om = old["metadata"]
         for k in (
@@ -348,6 +356,8 @@ class Store:
         )
 
     def _after_removed(self, rt: ResourceType, obj: Obj) -> None:
+        if rt.kind == "CustomResourceDefinition":
+            crds.unregister(self, obj)
         for callback in self.on_removed:
             callback(rt, obj)
 
@@ -493,19 +503,57 @@ class Store:
             gone = self._commit(rt, "DELETED", dict(obj), obj)
             self._after_removed(rt, gone)
 
+    def drop_all(self, key: str) -> None:
+        """Remove every object of one resource (its CRD was deleted), each with a DELETED event."""
+        with self.lock:
+            try:
+                rt = self.registry.lookup(key)
+            except KeyError:
+                return
+            for obj in list(self._bucket(rt).values()):
+                self._commit(rt, "DELETED", dict(obj), obj)
+
     # ----- reads ---------------------------------------------------------------------------------
+
+    def _as_of(
+        self, rt: ResourceType, rv: int, bucket: dict[Key, Obj], encoded: dict[Key, bytes], keys: list[Key]
+    ) -> tuple[dict[Key, Obj], dict[Key, bytes], list[Key]]:
+        """The resource's objects as they were at `rv`, undoing later changes (continue pages are a
+        consistent snapshot, as etcd serves them)."""
+        undo: dict[Key, Obj | None] = {}
+        for change in reversed(self.history.since(rv)):
+            if change.key == rt.key:
+                m = change.obj["metadata"]
+                undo[(change.namespace, m["name"])] = change.old
+        if not undo:
+            return bucket, encoded, keys
+        then = {k: o for k, o in bucket.items() if k not in undo}
+        then.update({k: o for k, o in undo.items() if o is not None})
+        raw = {k: encoded[k] if k not in undo else orjson.dumps(then[k]) for k in then}
+        return then, raw, sorted(then)
 
     def list_rt(
         self,
         rt: ResourceType,
         ns: str | None,
         matcher: Matcher | None = None,
+        *,
         limit: int = 0,
         cont: str = "",
+        as_of: int | None = None,
     ) -> ListResult:
+        """Sorted by namespace/name (etcd key order); `cont` pages and `as_of` read a past snapshot."""
         start: Key | None = None
         rv0 = 0
-        if cont:
+        if as_of is not None and not cont:
+            with self.lock:
+                if as_of > self.history.rv:
+                    raise APIError(
+                        504, "Timeout", f"Too large resource version: {as_of}, current: {self.history.rv}"
+                    )
+                self.history.check(as_of)
+            rv0, cont = as_of, "exact"
+        elif cont:
             start, rv0 = _decode_continue(cont)
             with self.lock:
                 if rv0 < self.history.compacted_rv:
@@ -516,6 +564,9 @@ class Store:
             keys = self._sorted.get(rt.key)
             if keys is None:
                 keys = self._sorted[rt.key] = sorted(bucket)
+            encoded = self._encoded.get(rt.key, {})
+            if cont and rv0 < rv:
+                bucket, encoded, keys = self._as_of(rt, rv0, bucket, encoded, keys)
             if ns:
                 keys = keys[bisect.bisect_left(keys, (ns, "")) : bisect.bisect_left(keys, (ns + "\x00", ""))]
             if start is not None:
@@ -528,7 +579,6 @@ class Store:
                 token = _encode_continue(keys[-1], rv0 if cont else rv)
             else:
                 remaining, token = None, ""
-            encoded = self._encoded.get(rt.key, {})
             objs = [bucket[k] for k in keys]
             raws = [encoded[k] for k in keys]
         return ListResult(objs, str(rv0 if cont else rv), token, remaining, raws)

@@ -59,6 +59,11 @@ TOP_FIELDS = {
     "ServiceAccount": {"secrets", "imagePullSecrets", "automountServiceAccountToken"},
     "ControllerRevision": {"data", "revision"},
     "Binding": {"target"},
+    "Event.events.k8s.io": {
+        "eventTime", "series", "reportingController", "reportingInstance", "action", "reason", "regarding",
+        "related", "note", "type", "deprecatedSource", "deprecatedFirstTimestamp", "deprecatedLastTimestamp",
+        "deprecatedCount",
+    },
 }  # fmt: skip
 BASE_FIELDS = {"apiVersion", "kind", "metadata"}
 NO_SPEC = {
@@ -117,7 +122,7 @@ def unknown_fields(rt: ResourceType, obj: Obj) -> list[str]:
     """Top-level and metadata fields the real server would drop (built-in types)."""
     if rt.custom:
         return []
-    allowed = BASE_FIELDS | TOP_FIELDS.get(rt.kind, set())
+    allowed = BASE_FIELDS | TOP_FIELDS.get(f"{rt.kind}.{rt.group}" if rt.group else rt.kind, set())
     if rt.kind not in NO_SPEC:
         allowed |= {"spec", "status"}
     if rt.kind == "Lease":

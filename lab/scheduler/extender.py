@@ -1,7 +1,9 @@
 """One HTTP extender as kube-scheduler's `HTTPExtender` (pkg/scheduler/extender.go) drives it.
 
 Every call is `POST <urlPrefix without trailing "/">/<verb>` with `Content-Type:
-application/json`; the whole exchange must finish within `httpTimeout`; any status but 200,
+application/json` over a kept-alive connection when the extender allows it (a connection the
+server closed while idle is retried once on a new one, as Go's transport does); the whole
+exchange must finish within `httpTimeout`; any status but 200,
 an unreadable body or a non-empty `Error` is an error. Whether an error fails the pod or skips
 the extender (`ignorable`) is the scheduler's decision, not this class's. `interested(pod)`
 is the managedResources gate: an extender with managed resources sees only pods that request
@@ -14,6 +16,7 @@ from __future__ import annotations
 
 import http.client
 import ssl
+import threading
 import time
 import urllib.parse
 from collections.abc import Mapping, Sequence
@@ -25,6 +28,7 @@ from lab.scheduler.config import ExtenderConfig
 
 MAX_EXTENDER_PRIORITY = 10
 MAX_NODE_SCORE = 100
+MAX_IDLE_CONNECTIONS = 8
 
 
 class ExtenderError(Exception):
@@ -42,14 +46,13 @@ class HTTPExtender:
     def __init__(self, cfg: ExtenderConfig) -> None:
         self.cfg = cfg
         self.managed = frozenset(r.name for r in cfg.managed_resources)
-        url = cfg.url_prefix.rstrip("/")
-        if cfg.enable_https and url.startswith("http://"):
-            url = "https://" + url[len("http://") :]
-        self.url = url
-        self._split = urllib.parse.urlsplit(url)
+        self.url = cfg.url_prefix.rstrip("/")
+        self._split = urllib.parse.urlsplit(self.url)
         self._context: ssl.SSLContext | None = None
         if self._split.scheme == "https":
             self._context = _tls_context(cfg.tls_config or {})
+        self._idle: list[http.client.HTTPConnection] = []
+        self._lock = threading.Lock()
 
     def __repr__(self) -> str:
         return f"extender {self.url}"
@@ -113,29 +116,52 @@ class HTTPExtender:
         if error:
             raise ExtenderError(error)
 
-    def _call(self, verb: str, body: bytes, decode: Any) -> Any:
-        url = f"{self.url}/{verb}"
-        deadline = time.monotonic() + self.cfg.http_timeout
+    def _connection(self) -> tuple[http.client.HTTPConnection, bool]:
+        """An idle kept-alive connection (reused=True) or a new one, as Go's transport pools them."""
+        with self._lock:
+            if self._idle:
+                return self._idle.pop(), True
         split = self._split
         port = split.port or (443 if split.scheme == "https" else 80)
-        conn: http.client.HTTPConnection
         if split.scheme == "https":
-            conn = http.client.HTTPSConnection(
+            conn: http.client.HTTPConnection = http.client.HTTPSConnection(
                 split.hostname or "", port, timeout=self.cfg.http_timeout, context=self._context
             )
         else:
             conn = http.client.HTTPConnection(split.hostname or "", port, timeout=self.cfg.http_timeout)
-        path = (split.path or "") + f"/{verb}" + (f"?{split.query}" if split.query else "")
-        try:
-            conn.request("POST", path, body=body, headers={"Content-Type": "application/json"})
-            resp = conn.getresponse()
-            if conn.sock is not None:
-                conn.sock.settimeout(max(0.001, deadline - time.monotonic()))
-            raw = resp.read()
-        except (OSError, http.client.HTTPException) as e:
-            raise ExtenderError(f'Post "{url}": {_transport(e)}') from e
-        finally:
-            conn.close()
+        return conn, False
+
+    def _release(self, conn: http.client.HTTPConnection, resp: http.client.HTTPResponse) -> None:
+        with self._lock:
+            if resp.will_close or len(self._idle) >= MAX_IDLE_CONNECTIONS:
+                conn.close()
+            else:
+                self._idle.append(conn)
+
+    def _call(self, verb: str, body: bytes, decode: Any) -> Any:
+        url = f"{self.url}/{verb}"
+        path = (self._split.path or "") + f"/{verb}" + (f"?{self._split.query}" if self._split.query else "")
+        deadline = time.monotonic() + self.cfg.http_timeout
+        while True:
+            conn, reused = self._connection()
+            try:
+                if conn.sock is not None:
+                    conn.sock.settimeout(self.cfg.http_timeout)
+                conn.request("POST", path, body=body, headers={"Content-Type": "application/json"})
+                resp = conn.getresponse()
+                if conn.sock is not None:
+                    conn.sock.settimeout(max(0.001, deadline - time.monotonic()))
+                raw = resp.read()
+            except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError) as e:
+                conn.close()
+                if reused:  # the server closed an idle kept-alive connection: retry on a new one
+                    continue
+                raise ExtenderError(f'Post "{url}": {_transport(e)}') from e
+            except (OSError, http.client.HTTPException) as e:
+                conn.close()
+                raise ExtenderError(f'Post "{url}": {_transport(e)}') from e
+            self._release(conn, resp)
+            break
         if time.monotonic() > deadline:
             raise ExtenderError(
                 f'Post "{url}": context deadline exceeded (Client.Timeout exceeded while reading body)'

@@ -1,8 +1,8 @@
 """kube-scheduler's scheduling queue, reduced to what changes behaviour an extender can see.
 
 Three places a pending pod can be (pkg/scheduler/backend/queue): *active* (FIFO, scheduled
-next), *backoff* (waiting `initial x 2^(attempts-1)` seconds, capped at the maximum, after a
-failed attempt) and *unschedulable* (waiting for a cluster event; flushed after
+next), *backoff* (waiting `initial x 2^(attempts-1)` seconds from the last attempt, capped at the
+maximum) and *unschedulable* (waiting for a cluster event; flushed after
 `unschedulable_timeout`, 5 min in kube-scheduler). A scheduler error (extender down, bind
 failed) goes straight to backoff; an unschedulable pod goes to the unschedulable pool unless a
 cluster event arrived while it was being scheduled. A cluster event moves every unschedulable
@@ -44,10 +44,15 @@ class SchedulingQueue:
         self._unschedulable: dict[str, float] = {}  # key -> since
         self._pods: dict[str, Pod] = {}
         self._attempts: dict[str, int] = {}
+        self._last_attempt: dict[str, float] = {}
         self._in_flight: set[str] = set()
         self.cycle = 0
         self._move_cycle = -1
         self._closed = False
+
+    def _backoff_until(self, key: str) -> float:
+        """Backoff counts from the last attempt (podInfo.Timestamp), not from the event."""
+        return self._last_attempt.get(key, self._clock()) + self.backoff_for(key)
 
     def backoff_for(self, key: str) -> float:
         attempts = self._attempts.get(key, 0)
@@ -67,7 +72,7 @@ class SchedulingQueue:
                 if not relevant:
                     return
                 del self._unschedulable[key]
-                ready = self._clock() + self.backoff_for(key)
+                ready = self._backoff_until(key)
                 if ready > self._clock():
                     self._backoff[key] = ready
                     return
@@ -80,6 +85,7 @@ class SchedulingQueue:
             self._pods.pop(key, None)
             self._attempts.pop(key, None)
             self._active_keys.discard(key)
+            self._last_attempt.pop(key, None)
             self._backoff.pop(key, None)
             self._unschedulable.pop(key, None)
 
@@ -95,6 +101,7 @@ class SchedulingQueue:
                         self._active_keys.discard(key)
                         self._in_flight.add(key)
                         self._attempts[key] = self._attempts.get(key, 0) + 1
+                        self._last_attempt[key] = self._clock()
                         self.cycle += 1
                         return key, self._pods[key], self.cycle
                 remaining = deadline - self._clock()
@@ -109,6 +116,7 @@ class SchedulingQueue:
             self._in_flight.discard(key)
             self._pods.pop(key, None)
             self._attempts.pop(key, None)
+            self._last_attempt.pop(key, None)
 
     def requeue(self, key: str, cycle: int, unschedulable: bool) -> None:
         """After a failed attempt: unschedulable pool, or backoff (errors, or an event arrived)."""
@@ -119,17 +127,16 @@ class SchedulingQueue:
             if unschedulable and self._move_cycle < cycle:
                 self._unschedulable[key] = self._clock()
             else:
-                self._backoff[key] = self._clock() + self.backoff_for(key)
+                self._backoff[key] = self._backoff_until(key)
             self._cond.notify_all()
 
     def move_all(self) -> None:
         """A cluster event: every unschedulable pod becomes eligible again (after its backoff)."""
         with self._cond:
             self._move_cycle = self.cycle
-            now = self._clock()
             for key in list(self._unschedulable):
                 del self._unschedulable[key]
-                self._backoff[key] = now + self.backoff_for(key)
+                self._backoff[key] = self._backoff_until(key)
             self._cond.notify_all()
 
     def close(self) -> None:

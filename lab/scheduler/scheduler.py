@@ -20,19 +20,18 @@ SchedulerError) and requeue the pod (`queue`).
 from __future__ import annotations
 
 import concurrent.futures
-import datetime
 import logging
 import random
 import socket
 import threading
-import uuid
 from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
-from lab.kubeclient import EVENTS, NODES, PODS, Informer, KubeClient, KubeError, key_of
+from lab.kubeclient import NODES, PODS, Informer, KubeClient, KubeError, key_of
 from lab.scheduler import predicates
 from lab.scheduler.config import SchedulerConfig
+from lab.scheduler.events import EventRecorder, now_rfc3339
 from lab.scheduler.extender import MAX_EXTENDER_PRIORITY, MAX_NODE_SCORE, ExtenderError, HTTPExtender
 from lab.scheduler.queue import SchedulingQueue
 
@@ -117,7 +116,7 @@ class Scheduler:
         self.nodes.add_handler(self._on_node)
         self.next_start_node_index = 0
         self.rng = random.Random(seed)  # noqa: S311 -- tie-breaking, not security
-        self.instance = identity or f"default-scheduler-{socket.gethostname()}"
+        self.events = EventRecorder(client, identity or f"default-scheduler-{socket.gethostname()}")
         self._assumed: dict[str, tuple[str, Obj]] = {}
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -160,7 +159,12 @@ class Scheduler:
         if (pod.get("spec") or {}).get("nodeName"):
             with self._lock:
                 self._assumed.pop(key, None)
-            if kind == "DELETED" or (old is not None and not (old.get("spec") or {}).get("nodeName")):
+            if (
+                kind == "DELETED"
+                or old is None
+                or not (old.get("spec") or {}).get("nodeName")
+                or _finished(pod) != _finished(old)
+            ):
                 self.queue.move_all()
         elif kind == "DELETED":
             with self._lock:
@@ -325,7 +329,7 @@ class Scheduler:
             self._failed(key, pod, cycle, f"binding rejected: {e}", "SchedulerError")
             return
         self.queue.done(key)
-        self._event(pod, "Normal", "Scheduled", f"Successfully assigned {key} to {host}")
+        self.events.record(pod, "Normal", "Scheduled", f"Successfully assigned {key} to {host}", "Binding")
 
     def _failed(self, key: str, pod: Obj, cycle: int, message: str, reason: str) -> None:
         cached = self.pods.get(key)
@@ -335,7 +339,7 @@ class Scheduler:
             self.queue.requeue(key, cycle, unschedulable=reason == "Unschedulable")
         if len(message) > MAX_MESSAGE:
             message = message[: MAX_MESSAGE - 3] + "..."
-        self._event(pod, "Warning", "FailedScheduling", message)
+        self.events.record(pod, "Warning", "FailedScheduling", message, "Scheduling")
         self._set_condition(cached or pod, reason, message)
 
     def _set_condition(self, pod: Obj, reason: str, message: str) -> None:
@@ -350,7 +354,7 @@ class Scheduler:
                 "reason": reason,
                 "message": message,
                 "lastProbeTime": None,
-                "lastTransitionTime": _now(),
+                "lastTransitionTime": now_rfc3339(),
             }
         )
         try:
@@ -359,37 +363,6 @@ class Scheduler:
             )
         except KubeError as e:
             log.info("could not update PodScheduled of %s: %s", key_of(pod), e)
-
-    def _event(self, pod: Obj, type_: str, reason: str, message: str) -> None:
-        meta = pod["metadata"]
-        now = _now()
-        event = {
-            "apiVersion": "v1",
-            "kind": "Event",
-            "metadata": {"name": f"{meta['name']}.{uuid.uuid4().hex[:16]}", "namespace": meta["namespace"]},
-            "involvedObject": {
-                "apiVersion": "v1",
-                "kind": "Pod",
-                "namespace": meta["namespace"],
-                "name": meta["name"],
-                "uid": meta.get("uid"),
-                "resourceVersion": meta.get("resourceVersion"),
-            },
-            "reason": reason,
-            "message": message,
-            "type": type_,
-            "action": "Scheduling" if reason == "FailedScheduling" else "Binding",
-            "source": {"component": "default-scheduler"},
-            "reportingComponent": "default-scheduler",
-            "reportingInstance": self.instance,
-            "firstTimestamp": now,
-            "lastTimestamp": now,
-            "count": 1,
-        }
-        try:
-            self.client.create(EVENTS, event, meta["namespace"])
-        except KubeError as e:
-            log.info("could not record event for %s: %s", key_of(pod), e)
 
     # -- cache ----------------------------------------------------------------------------------
 
@@ -420,6 +393,10 @@ class Scheduler:
         return usage, counts
 
 
+def _finished(pod: Mapping[str, Any]) -> bool:
+    return (pod.get("status") or {}).get("phase") in ("Succeeded", "Failed")
+
+
 def _bound(pod: Obj | None) -> bool:
     return bool(pod and (pod.get("spec") or {}).get("nodeName"))
 
@@ -443,7 +420,3 @@ def _node_view(node: Mapping[str, Any]) -> object:
         (node.get("status") or {}).get("allocatable"),
         predicates.node_ready(node),
     )
-
-
-def _now() -> str:
-    return datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import ipaddress
+from dataclasses import replace
+
 import pytest
 from store_contract_kit import deploy, ip, pod, req, snapshot, sts, subnet
 
 from fip.core.record import AllocationRecord, IPState
+from fip.core.subnet import NodeSelection
 from fip.store.errors import StaleOperation, SubnetInUse
 from fip.store.protocol import Store
 
@@ -124,3 +128,24 @@ def test_put_same_subnet_again_keeps_state(store: Store, held: AllocationRecord)
     store.put_subnet(subnet())
     assert snapshot(store) == before
     assert store.allocate(req(pod("b"), "u2")).ip == ip("10.0.1.3")
+
+
+def test_subnet_definitions_round_trip(store: Store) -> None:
+    full = replace(
+        subnet(
+            "dc2-b",
+            "fd00:5::/120",
+            "fd00:5::1",
+            ranges=(("fd00:5::10", "fd00:5::20"), ("fd00:5::30", "fd00:5::30")),
+        ),
+        vlan=42,
+        excluded=frozenset({ip("fd00:5::11")}),
+        reserved=frozenset({ip("fd00:5::12")}),
+        nodes=NodeSelection(
+            (("fip.io/l2", "dc2-b"), ("zone", "z1")), (ipaddress.ip_network("192.168.2.0/24"),)
+        ),
+    )
+    store.put_subnet(full)
+    store.put_subnet(subnet())
+    assert store.subnets() == [subnet(), full]
+    assert store.usage("dc2-b").total == 17 + 1 - 1  # 17 in ranges + .30, minus the excluded one

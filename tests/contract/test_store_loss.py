@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 from conftest import Backend
 from store_contract_kit import ip, pod, req, subnet
 
 from fip.core.policy import ReleasePolicy
 from fip.core.record import AllocationRecord, IPState
-from fip.store.errors import IPTaken, StateLost
+from fip.store.errors import IPTaken, NotAllocatable, StaleOperation, StateLost
 from fip.store.factory import open_store
 from fip.store.memory import MemoryStore
 from lab.redisproc import RedisCluster, RedisServer
@@ -149,3 +151,23 @@ def test_cluster_shard_that_restarted_empty_is_detected(redis_cluster: RedisClus
     store.check_intact()
     assert store.allocate(req(pod("b"), "u2", name)).ip != held.ip
     store.close()
+
+
+def test_record_rules(backend: Backend) -> None:
+    store = backend.store
+    store.put_subnet(SMALL)
+    seen = store.record(_seen("a", "10.0.1.11", "u1"))
+    assert store.get("dc1-a", ip("10.0.1.11")) == seen
+    assert store.by_pod("dc1-a", "u1") == seen
+    with pytest.raises(NotAllocatable):
+        store.record(_seen("b", "10.0.1.1", "u2"))
+    with pytest.raises(StaleOperation, match=r'pod UID "u1" already holds IP 10\.0\.1\.11'):
+        store.record(_seen("a", "10.0.1.12", "u1"))
+    kept = replace(_seen("c", "10.0.1.12", "old-uid"), state=IPState.RESERVED)
+    assert store.record(kept).pod_uid == ""
+    assert store.record(kept).pod_uid == ""  # idempotent once stripped
+    u = store.usage("dc1-a")
+    assert (u.allocated, u.reserved) == (1, 1)
+    # the cursor skips recorded addresses
+    got = [store.allocate(req(pod(f"n{i}"), f"v{i}")).ip for i in range(2)]
+    assert got == [ip("10.0.1.10"), ip("10.0.1.13")]

@@ -2,7 +2,8 @@
 
 Invariants after every step: the store's records equal the model's (so a refused operation
 changed nothing and no IP has two owners), usage counts add up (free + allocated + reserved =
-total), each pod UID holds at most one IP, and a retried allocate returns the same IP.
+total), each pod UID holds at most one IP, a pool never holds more than its size, and a retried
+allocate returns the same IP.
 """
 
 from __future__ import annotations
@@ -18,14 +19,15 @@ from store_contract_kit import deploy, ip, pod, req, sts, subnet
 
 from fip.core.owner import OwnerKey
 from fip.core.record import IPState
-from fip.core.subnet import IPAddress
-from fip.store.errors import IPTaken, NoFreeIP, NotAllocatable, StaleOperation
+from fip.core.subnet import IPAddress, Pool
+from fip.store.errors import IPTaken, NoFreeIP, NotAllocatable, PoolForbidden, PoolFull, StaleOperation
 from fip.store.protocol import Store
 
 SUB = subnet(ranges=(("10.0.1.10", "10.0.1.17"),), excluded=("10.0.1.12",), reserved=("10.0.1.15",))
 ALLOCATABLE = {ip(f"10.0.1.{n}") for n in (10, 11, 13, 14, 16, 17)}
 REQUESTABLE = ALLOCATABLE | {ip("10.0.1.15")}
-OWNERS = [sts("web", 0), sts("web", 1), deploy("api"), pod("a"), pod("b")]
+POOL = Pool("gold", "dc1-a", 2, frozenset({"default"}))
+OWNERS = [sts("web", 0), sts("web", 1), deploy("api"), pod("a"), pod("b", "other")]
 UIDS = [f"u{i}" for i in range(8)]
 ADDRS = sorted(REQUESTABLE | {ip("10.0.1.12"), ip("10.0.1.1"), ip("10.0.1.200")})
 REQUESTS: list[str | None] = [
@@ -39,7 +41,7 @@ REQUESTS: list[str | None] = [
     "10.0.1.1",
 ]
 
-Held = tuple[OwnerKey, str, IPState]  # owner, pod uid ("" when reserved), state
+Held = tuple[OwnerKey, str, IPState, str]  # owner, pod uid ("" when reserved), state, pool
 
 
 class StoreModel(RuleBasedStateMachine):
@@ -50,6 +52,7 @@ class StoreModel(RuleBasedStateMachine):
         self.store = type(self).factory()
         self.store.initialise()
         self.store.put_subnet(SUB)
+        self.store.put_pool(POOL)
         self.model: dict[IPAddress, Held] = {}
         self.now = 1.0
 
@@ -57,25 +60,38 @@ class StoreModel(RuleBasedStateMachine):
         self.now += 1.0
         return self.now
 
-    @rule(owner=st.sampled_from(OWNERS), uid=st.sampled_from(UIDS), requested=st.sampled_from(REQUESTS))
-    def allocate(self, owner: OwnerKey, uid: str, requested: str | None) -> None:
+    def _expect(self, owner: OwnerKey, uid: str, want: IPAddress | None, pool: str) -> type[Exception] | None:
+        """The refusal the store must give (in its documented order), or None for success."""
+        by_uid = [a for a, h in self.model.items() if h[1] == uid]
+        if by_uid:
+            return StaleOperation if self.model[by_uid[0]][0] != owner else None
+        if pool and not POOL.allows(owner.namespace):
+            return PoolForbidden
+        if any(h[0] == owner and h[2] == IPState.RESERVED for h in self.model.values()):
+            return None
+        if pool and sum(1 for h in self.model.values() if h[3] == pool) >= POOL.size:
+            return PoolFull
+        if want is not None:
+            return NotAllocatable if want not in REQUESTABLE else IPTaken if want in self.model else None
+        return NoFreeIP if not ALLOCATABLE - self.model.keys() else None
+
+    @rule(
+        owner=st.sampled_from(OWNERS),
+        uid=st.sampled_from(UIDS),
+        requested=st.sampled_from(REQUESTS),
+        pool=st.sampled_from(["", "gold"]),
+    )
+    def allocate(self, owner: OwnerKey, uid: str, requested: str | None, pool: str) -> None:
+        want = None if requested is None else ip(requested)
+        expected = self._expect(owner, uid, want, pool)
         by_uid = [a for a, h in self.model.items() if h[1] == uid]
         mine = {a for a, h in self.model.items() if h[0] == owner and h[2] == IPState.RESERVED}
-        want = None if requested is None else ip(requested)
         try:
-            rec = self.store.allocate(req(owner, uid, requested=requested, now=self._tick()))
-        except StaleOperation:
-            assert by_uid and self.model[by_uid[0]][0] != owner
+            rec = self.store.allocate(req(owner, uid, requested=requested, pool=pool, now=self._tick()))
+        except (StaleOperation, PoolForbidden, PoolFull, NotAllocatable, IPTaken, NoFreeIP) as e:
+            assert expected is type(e), (expected, e)
             return
-        except NotAllocatable:
-            assert not by_uid and not mine and want is not None and want not in REQUESTABLE
-            return
-        except IPTaken:
-            assert not by_uid and not mine and want in self.model
-            return
-        except NoFreeIP:
-            assert not by_uid and not mine and want is None and not ALLOCATABLE - self.model.keys()
-            return
+        assert expected is None, expected
         assert rec.owner == owner and rec.pod_uid == uid
         if by_uid:
             assert rec.ip == by_uid[0]  # idempotent retry
@@ -83,11 +99,14 @@ class StoreModel(RuleBasedStateMachine):
         if mine:
             assert rec.ip in mine
             assert want not in mine or rec.ip == want
-        elif want is not None:
+            self.model[rec.ip] = (owner, uid, IPState.ALLOCATED, self.model[rec.ip][3])
+            return
+        if want is not None:
             assert rec.ip == want
         else:
             assert rec.ip in ALLOCATABLE and rec.ip not in self.model
-        self.model[rec.ip] = (owner, uid, IPState.ALLOCATED)
+        assert rec.pool == pool
+        self.model[rec.ip] = (owner, uid, IPState.ALLOCATED, pool)
 
     @rule(addr=st.sampled_from(ADDRS), uid=st.sampled_from(UIDS))
     def bind(self, addr: IPAddress, uid: str) -> None:
@@ -98,7 +117,7 @@ class StoreModel(RuleBasedStateMachine):
             assert held is None or held[1] != uid
             return
         assert held is not None and held[1] == uid and rec.state == IPState.BOUND
-        self.model[addr] = (held[0], uid, IPState.BOUND)
+        self.model[addr] = (held[0], uid, IPState.BOUND, held[3])
 
     @rule(addr=st.sampled_from(ADDRS), owner=st.sampled_from(OWNERS), uid=st.sampled_from(UIDS))
     def reserve(self, addr: IPAddress, owner: OwnerKey, uid: str) -> None:
@@ -110,7 +129,7 @@ class StoreModel(RuleBasedStateMachine):
             return
         assert held is not None and held[0] == owner
         assert rec.state == IPState.RESERVED and rec.pod_uid == ""
-        self.model[addr] = (owner, "", IPState.RESERVED)
+        self.model[addr] = (owner, "", IPState.RESERVED, held[3])
 
     @rule(addr=st.sampled_from(ADDRS), owner=st.sampled_from(OWNERS), uid=st.sampled_from([*UIDS, ""]))
     def release(self, addr: IPAddress, owner: OwnerKey, uid: str) -> None:
@@ -135,15 +154,16 @@ class StoreModel(RuleBasedStateMachine):
     @invariant()
     def matches_model(self) -> None:
         recs = self.store.by_subnet("dc1-a")
-        assert {r.ip: (r.owner, r.pod_uid, r.state) for r in recs} == self.model
-        assert len({r.ip for r in recs}) == len(recs)
+        assert {r.ip: (r.owner, r.pod_uid, r.state, r.pool) for r in recs} == self.model
         uids = [r.pod_uid for r in recs if r.pod_uid]
         assert len(uids) == len(set(uids))
+        assert sum(1 for r in recs if r.pool == "gold") <= POOL.size
         u = self.store.usage("dc1-a")
         assert u.total == len(REQUESTABLE)
         assert u.allocated == sum(1 for h in self.model.values() if h[2] != IPState.RESERVED)
         assert u.reserved == sum(1 for h in self.model.values() if h[2] == IPState.RESERVED)
-        assert u.free + u.allocated + u.reserved == u.total >= 0 <= u.free
+        assert u.free + u.allocated + u.reserved == u.total
+        assert u.free >= 0
 
 
 EXAMPLES = {"memory": 300, "redis": 150, "cluster": 60}

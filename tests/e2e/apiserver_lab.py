@@ -50,7 +50,9 @@ def ns(core: client.CoreV1Api, request: pytest.FixtureRequest) -> str:
     return name
 
 
-def pod(name: str, node: str | None = None, labels: dict[str, str] | None = None, **spec: Any) -> dict[str, Any]:
+def pod(
+    name: str, node: str | None = None, labels: dict[str, str] | None = None, **spec: Any
+) -> dict[str, Any]:
     body: dict[str, Any] = {
         "apiVersion": "v1",
         "kind": "Pod",

@@ -1,6 +1,8 @@
 """The fake API server through the official client: writes, reads, patches, binding, deletion,
 errors. Each test states the kube-apiserver behaviour it holds the fake to."""
 
+# ruff: noqa: F811  (fixtures imported from apiserver_lab are re-bound as test parameters)
+
 from __future__ import annotations
 
 import json
@@ -101,7 +103,10 @@ def test_label_and_field_selectors(core: client.CoreV1Api, ns: str) -> None:
     assert names(field_selector="spec.nodeName=n1") == ["b"]
     assert names(field_selector="spec.nodeName=") == ["a"]
     assert names(field_selector="metadata.name!=a,status.phase=Pending") == ["b", "c"]
-    every = [p.metadata.name for p in core.list_pod_for_all_namespaces(field_selector=f"metadata.namespace={ns}").items]
+    every = [
+        p.metadata.name
+        for p in core.list_pod_for_all_namespaces(field_selector=f"metadata.namespace={ns}").items
+    ]
     assert every == ["a", "b", "c"]
     with pytest.raises(ApiException) as err:
         core.list_namespaced_pod(ns, field_selector="spec.bogus=1")
@@ -178,7 +183,10 @@ def test_failed_patches_leave_the_store_unchanged(
     after = core.read_namespaced_pod("p", ns)
     assert after.metadata.resource_version == before.metadata.resource_version
     resp = api_client.rest_client.pool_manager.request(
-        "PATCH", f"{api.url}/api/v1/namespaces/{ns}/pods/p", body=b"{}", headers={"Content-Type": "text/plain"}
+        "PATCH",
+        f"{api.url}/api/v1/namespaces/{ns}/pods/p",
+        body=b"{}",
+        headers={"Content-Type": "text/plain"},
     )
     assert resp.status == 415 and json.loads(resp.data)["reason"] == "UnsupportedMediaType"
 
@@ -194,9 +202,13 @@ def test_bad_input(api: APIServer, core: client.CoreV1Api, api_client: client.Ap
     pods_path = f"/api/v1/namespaces/{ns}/pods"
     code, body = post(pods_path, b"{not json")
     assert code == 400 and body["reason"] == "BadRequest"
-    code, body = post(pods_path, json.dumps({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "x"}}).encode())
+    code, body = post(
+        pods_path, json.dumps({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "x"}}).encode()
+    )
     assert code == 400 and "cannot be handled as a Pod" in str(body["message"])
-    code, body = post(pods_path, json.dumps({"apiVersion": "apps/v1", "kind": "Pod", "metadata": {"name": "x"}}).encode())
+    code, body = post(
+        pods_path, json.dumps({"apiVersion": "apps/v1", "kind": "Pod", "metadata": {"name": "x"}}).encode()
+    )
     assert code == 400 and "does not match the expected API version" in str(body["message"])
     code, body = post(pods_path, json.dumps(pod("Bad_Name")).encode())
     assert code == 422 and body["reason"] == "Invalid"
@@ -210,7 +222,9 @@ def test_bad_input(api: APIServer, core: client.CoreV1Api, api_client: client.Ap
     assert code == 422 and "name or generateName is required" in str(body["message"])
     code, body = post("/api/v1/namespaces", json.dumps({"metadata": {"name": "a.b"}}).encode())
     assert code == 422  # namespaces are DNS-1123 labels: no dots
-    code, body = post(pods_path + "?fieldValidation=Strict", json.dumps({**pod("strict"), "bogus": 1}).encode())
+    code, body = post(
+        pods_path + "?fieldValidation=Strict", json.dumps({**pod("strict"), "bogus": 1}).encode()
+    )
     assert code == 400 and 'unknown field "bogus"' in str(body["message"])
     code, body = post(pods_path, json.dumps({**pod("nocontenttype")}).encode(), ctype=None)
     assert code == 201  # a missing Content-Type is JSON
@@ -242,10 +256,14 @@ def test_binding(api: APIServer, core: client.CoreV1Api, ns: str) -> None:
         core.create_namespaced_pod_binding("web-0", ns, body, _preload_content=False)
     assert err.value.status == 409 and "already assigned" in status_of(err.value)["message"]  # type: ignore[operator]
     with pytest.raises(ApiException) as err:
-        core.create_namespaced_pod_binding("missing", ns, {**body, "metadata": {"name": "missing"}}, _preload_content=False)
+        core.create_namespaced_pod_binding(
+            "missing", ns, {**body, "metadata": {"name": "missing"}}, _preload_content=False
+        )
     assert err.value.status == 404
     with pytest.raises(ApiException) as err:
-        core.create_namespaced_pod_binding("web-0", ns, {**body, "metadata": {"name": "other"}}, _preload_content=False)
+        core.create_namespaced_pod_binding(
+            "web-0", ns, {**body, "metadata": {"name": "other"}}, _preload_content=False
+        )
     assert err.value.status == 400
 
 
@@ -282,7 +300,9 @@ def test_finalizers_hold_deletion(core: client.CoreV1Api, ns: str) -> None:
     assert err.value.status == 404
 
 
-def test_owner_reference_cascade(api: APIServer, api_client: client.ApiClient, core: client.CoreV1Api, ns: str) -> None:
+def test_owner_reference_cascade(
+    api: APIServer, api_client: client.ApiClient, core: client.CoreV1Api, ns: str
+) -> None:
     apps = client.AppsV1Api(api_client)
     rs = apps.create_namespaced_replica_set(
         ns,
@@ -291,17 +311,28 @@ def test_owner_reference_cascade(api: APIServer, api_client: client.ApiClient, c
             "spec": {
                 "replicas": 2,
                 "selector": {"matchLabels": {"app": "w"}},
-                "template": {"metadata": {"labels": {"app": "w"}}, "spec": {"containers": [{"name": "c", "image": "i"}]}},
+                "template": {
+                    "metadata": {"labels": {"app": "w"}},
+                    "spec": {"containers": [{"name": "c", "image": "i"}]},
+                },
             },
         },
     )
-    ref = {"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": "rs", "uid": rs.metadata.uid, "controller": True}
+    ref = {
+        "apiVersion": "apps/v1",
+        "kind": "ReplicaSet",
+        "name": "rs",
+        "uid": rs.metadata.uid,
+        "controller": True,
+    }
     for i in range(2):
         body = pod(f"rs-{i}", labels={"app": "w"})
         body["metadata"]["ownerReferences"] = [ref]
         core.create_namespaced_pod(ns, body)
     apps.delete_namespaced_replica_set("rs", ns)
-    wait_for(lambda: not core.list_namespaced_pod(ns, label_selector="app=w").items, 5.0, "dependents deleted")
+    wait_for(
+        lambda: not core.list_namespaced_pod(ns, label_selector="app=w").items, 5.0, "dependents deleted"
+    )
     # Orphan propagation strips the reference and keeps the dependent.
     rs2 = apps.create_namespaced_replica_set(
         ns,
@@ -309,7 +340,10 @@ def test_owner_reference_cascade(api: APIServer, api_client: client.ApiClient, c
             "metadata": {"name": "rs2"},
             "spec": {
                 "selector": {"matchLabels": {"app": "o"}},
-                "template": {"metadata": {"labels": {"app": "o"}}, "spec": {"containers": [{"name": "c", "image": "i"}]}},
+                "template": {
+                    "metadata": {"labels": {"app": "o"}},
+                    "spec": {"containers": [{"name": "c", "image": "i"}]},
+                },
             },
         },
     )
@@ -332,7 +366,10 @@ def test_scale_subresource(api_client: client.ApiClient, ns: str) -> None:
                 "replicas": 3,
                 "serviceName": "web",
                 "selector": {"matchLabels": {"app": "web"}},
-                "template": {"metadata": {"labels": {"app": "web"}}, "spec": {"containers": [{"name": "c", "image": "i"}]}},
+                "template": {
+                    "metadata": {"labels": {"app": "web"}},
+                    "spec": {"containers": [{"name": "c", "image": "i"}]},
+                },
             },
         },
     )
@@ -348,7 +385,9 @@ def test_status_subresource(api_client: client.ApiClient, core: client.CoreV1Api
     out = core.patch_namespaced_pod_status("s", ns, {"status": {"phase": "Running", "podIP": "10.0.1.5"}})
     assert out.status.phase == "Running" and out.status.pod_ip == "10.0.1.5"
     # The main resource ignores status changes; the status subresource ignores spec changes.
-    out = core.patch_namespaced_pod("s", ns, {"status": {"phase": "Failed"}, "metadata": {"labels": {"x": "y"}}})
+    out = core.patch_namespaced_pod(
+        "s", ns, {"status": {"phase": "Failed"}, "metadata": {"labels": {"x": "y"}}}
+    )
     assert out.status.phase == "Running" and out.metadata.labels == {"x": "y"}
     assert core.list_namespaced_pod(ns, field_selector="status.phase=Running").items[0].metadata.name == "s"
 
@@ -364,7 +403,9 @@ def test_custom_resources(api: APIServer, api_client: client.ApiClient) -> None:
     }
     made = crs.create_cluster_custom_object("fip.io", "v1", "subnets", subnet)
     assert "status" not in made and made["metadata"]["generation"] == 1
-    out = crs.patch_cluster_custom_object_status("fip.io", "v1", "subnets", "dc1-a", {"status": {"total": 250, "free": 250}})
+    out = crs.patch_cluster_custom_object_status(
+        "fip.io", "v1", "subnets", "dc1-a", {"status": {"total": 250, "free": 250}}
+    )
     assert out["status"] == {"total": 250, "free": 250} and out["metadata"]["generation"] == 1
     out = crs.patch_cluster_custom_object("fip.io", "v1", "subnets", "dc1-a", {"spec": {"vlan": 7}})
     assert out["spec"]["vlan"] == 7 and out["metadata"]["generation"] == 2
@@ -379,11 +420,19 @@ def test_custom_resources(api: APIServer, api_client: client.ApiClient) -> None:
 
 def test_tapp_scale(api_client: client.ApiClient, ns: str) -> None:
     crs = client.CustomObjectsApi(api_client)
-    crs.create_namespaced_custom_object(
-        "apps.tkestack.io", "v1", ns, "tapps", {"apiVersion": "apps.tkestack.io/v1", "kind": "TApp", "metadata": {"name": "t"}, "spec": {"replicas": 3}}
-    )  # fmt: skip
-    crs.patch_namespaced_custom_object_scale("apps.tkestack.io", "v1", ns, "tapps", "t", {"spec": {"replicas": 5}})
-    assert crs.get_namespaced_custom_object("apps.tkestack.io", "v1", ns, "tapps", "t")["spec"]["replicas"] == 5
+    tapp = {
+        "apiVersion": "apps.tkestack.io/v1",
+        "kind": "TApp",
+        "metadata": {"name": "t"},
+        "spec": {"replicas": 3},
+    }
+    crs.create_namespaced_custom_object("apps.tkestack.io", "v1", ns, "tapps", tapp)
+    crs.patch_namespaced_custom_object_scale(
+        "apps.tkestack.io", "v1", ns, "tapps", "t", {"spec": {"replicas": 5}}
+    )
+    assert (
+        crs.get_namespaced_custom_object("apps.tkestack.io", "v1", ns, "tapps", "t")["spec"]["replicas"] == 5
+    )
 
 
 def test_services_get_cluster_ips(core: client.CoreV1Api, ns: str) -> None:
@@ -419,7 +468,9 @@ def test_events_accepted_and_listable(core: client.CoreV1Api, ns: str) -> None:
             "type": "Normal",
         },
     )
-    assert [e.reason for e in core.list_namespaced_event(ns, field_selector="involvedObject.name=p").items] == ["Scheduled"]
+    assert [
+        e.reason for e in core.list_namespaced_event(ns, field_selector="involvedObject.name=p").items
+    ] == ["Scheduled"]
 
 
 def test_injected_faults(api: APIServer, core: client.CoreV1Api, ns: str) -> None:
@@ -430,6 +481,8 @@ def test_injected_faults(api: APIServer, core: client.CoreV1Api, ns: str) -> Non
     assert core.list_namespaced_config_map(ns).items == []
     api.control.inject("create", "pods/binding", status=500)
     with pytest.raises(ApiException) as err:
-        core.create_namespaced_pod_binding("x", ns, {"metadata": {"name": "x"}, "target": {"name": "n"}}, _preload_content=False)
+        core.create_namespaced_pod_binding(
+            "x", ns, {"metadata": {"name": "x"}, "target": {"name": "n"}}, _preload_content=False
+        )
     assert err.value.status == 500
     api.control.clear()

@@ -3,6 +3,8 @@
 takes over. 36.0.3 ships only `ConfigMapLock`, so a Lease lock (coordination.k8s.io/v1, the lock
 fip's controllers use) is written here against the module's lock interface (get/create/update)."""
 
+# ruff: noqa: F811  (fixtures imported from apiserver_lab are re-bound as test parameters)
+
 from __future__ import annotations
 
 import datetime
@@ -54,7 +56,10 @@ class LeaseLock:
         if not spec or not spec.holder_identity:
             return True, None
         return True, LeaderElectionRecord(
-            spec.holder_identity, str(spec.lease_duration_seconds), str(spec.acquire_time), str(spec.renew_time)
+            spec.holder_identity,
+            str(spec.lease_duration_seconds),
+            str(spec.acquire_time),
+            str(spec.renew_time),
         )
 
     def _spec(self, record: Any) -> dict[str, Any]:
@@ -67,7 +72,9 @@ class LeaseLock:
 
     def create(self, name: str, namespace: str, election_record: Any) -> bool:
         try:
-            self.api.create_namespaced_lease(namespace, {"metadata": {"name": name}, "spec": self._spec(election_record)})
+            self.api.create_namespaced_lease(
+                namespace, {"metadata": {"name": name}, "spec": self._spec(election_record)}
+            )
         except ApiException:
             return False
         return True
@@ -87,14 +94,18 @@ class LeaseLock:
 
 
 @pytest.mark.parametrize("kind", ["lease", "configmap"])
-def test_one_leader_then_failover(kubeconfig: pathlib.Path, kind: str) -> None:  # noqa: F811
+def test_one_leader_then_failover(kubeconfig: pathlib.Path, kind: str) -> None:
     config.load_kube_config(str(kubeconfig))  # the shipped lock uses the default client configuration
     name = f"fip-controllers-{kind}"
     leading: list[str] = []
     stopped: list[str] = []
     locks = {}
     for ident in ("cand-a", "cand-b"):
-        lock: Any = LeaseLock(name, "kube-system", ident) if kind == "lease" else StoppableConfigMapLock(name, "kube-system", ident)
+        lock: Any = (
+            LeaseLock(name, "kube-system", ident)
+            if kind == "lease"
+            else StoppableConfigMapLock(name, "kube-system", ident)
+        )
         locks[ident] = lock
         cfg = electionconfig.Config(
             lock,

@@ -25,19 +25,25 @@ def big(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[APIServer, c
         nodes, pods = st.rt("nodes"), st.rt("pods")
         start = time.perf_counter()
         for i in range(NODES):
-            st.create_rt(nodes, None, {"metadata": {"name": f"node-{i}", "labels": {"fip.io/l2": f"dc{i % 4}"}}})
+            st.create_rt(
+                nodes, None, {"metadata": {"name": f"node-{i}", "labels": {"fip.io/l2": f"dc{i % 4}"}}}
+            )
         for i in range(PODS):
             body = {
                 "metadata": {"name": f"pod-{i}", "labels": {"app": f"app-{i % 100}"}},
                 "spec": {
                     "nodeName": f"node-{i % NODES}",
-                    "containers": [{"name": "app", "image": "busybox", "resources": {"requests": {"fip.io/ip": "1"}}}],
+                    "containers": [
+                        {"name": "app", "image": "busybox", "resources": {"requests": {"fip.io/ip": "1"}}}
+                    ],
                 },
             }
             st.create_rt(pods, "default", body)
         print(f"\nloaded {NODES} nodes + {PODS} pods in-process in {time.perf_counter() - start:.2f}s")
         cfg = client.Configuration()
-        config.load_kube_config(str(api.write_kubeconfig(tmp_path_factory.mktemp("kc") / "kc")), client_configuration=cfg)
+        config.load_kube_config(
+            str(api.write_kubeconfig(tmp_path_factory.mktemp("kc") / "kc")), client_configuration=cfg
+        )
         yield api, client.ApiClient(cfg)
 
 
@@ -51,13 +57,17 @@ def test_list_100k_pods_under_2s(big: tuple[APIServer, client.ApiClient]) -> Non
         body = resp.data
         timings.append(time.perf_counter() - start)
     parsed = json.loads(body)
-    print(f"list {PODS} pods over HTTP ({len(body) / 1e6:.1f} MB): " + ", ".join(f"{t:.2f}s" for t in timings))
+    print(
+        f"list {PODS} pods over HTTP ({len(body) / 1e6:.1f} MB): " + ", ".join(f"{t:.2f}s" for t in timings)
+    )
     assert len(parsed["items"]) == PODS and parsed["kind"] == "PodList"
     assert min(timings) < 2.0
     start = time.perf_counter()
     page = core.list_pod_for_all_namespaces(limit=500, field_selector="spec.nodeName=node-7")
     print(f"field-selected list of 100k pods: {time.perf_counter() - start:.2f}s")
-    assert [p.metadata.name for p in page.items] == [f"pod-{i}" for i in sorted(range(7, PODS, NODES), key=str)]
+    assert [p.metadata.name for p in page.items] == [
+        f"pod-{i}" for i in sorted(range(7, PODS, NODES), key=str)
+    ]
     assert len(client.CoreV1Api(api_client).list_node(_preload_content=False).data) > 0
 
 
@@ -72,8 +82,12 @@ def test_ten_watchers_see_every_event_in_order(big: tuple[APIServer, client.ApiC
 
     def watcher(idx: int) -> None:
         w = watch.Watch()
-        for ev in w.stream(client.CoreV1Api(api_client).list_namespaced_config_map, "burst", resource_version=rv):
-            seen[idx].append((ev["type"], ev["object"].metadata.name, int(ev["object"].metadata.resource_version)))
+        for ev in w.stream(
+            client.CoreV1Api(api_client).list_namespaced_config_map, "burst", resource_version=rv
+        ):
+            seen[idx].append(
+                (ev["type"], ev["object"].metadata.name, int(ev["object"].metadata.resource_version))
+            )
             if len(seen[idx]) == expected_total:
                 w.stop()
 
@@ -85,7 +99,9 @@ def test_ten_watchers_see_every_event_in_order(big: tuple[APIServer, client.ApiC
         writer_core = client.CoreV1Api(api_client)
         for i in range(writes_per_thread):
             name = f"w{tid}-{i}"
-            writer_core.create_namespaced_config_map("burst", {"metadata": {"name": name}, "data": {"v": "1"}})
+            writer_core.create_namespaced_config_map(
+                "burst", {"metadata": {"name": name}, "data": {"v": "1"}}
+            )
             writer_core.patch_namespaced_config_map(name, "burst", {"data": {"v": "2"}})
 
     start = time.perf_counter()
@@ -96,7 +112,9 @@ def test_ten_watchers_see_every_event_in_order(big: tuple[APIServer, client.ApiC
         t.join()
     for t in watchers:
         t.join(60)
-    print(f"{expected_total} writes from {threads_n} threads, 10 watchers: {time.perf_counter() - start:.2f}s")
+    print(
+        f"{expected_total} writes from {threads_n} threads, 10 watchers: {time.perf_counter() - start:.2f}s"
+    )
     for events in seen:
         assert len(events) == expected_total
         assert events == seen[0]  # everyone saw the same sequence

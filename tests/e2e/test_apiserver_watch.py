@@ -1,6 +1,8 @@
 """Watch semantics of the fake API server, through the official client's `Watch` and
 `SharedInformer` and over raw HTTP (framing, 410 inside a 200 stream, `watch=true|True`)."""
 
+# ruff: noqa: F811  (fixtures imported from apiserver_lab are re-bound as test parameters)
+
 from __future__ import annotations
 
 import http.client
@@ -58,13 +60,18 @@ def collect(
 
 def test_rv_unset_replays_state_then_live_changes(core: client.CoreV1Api, ns: str) -> None:
     core.create_namespaced_pod(ns, pod("a"))
-    seen, t, w = collect(core.list_namespaced_pod, ns, timeout_seconds=2)
+    seen, t, _ = collect(core.list_namespaced_pod, ns, timeout_seconds=2)
     wait_for(lambda: seen, what="synthetic ADDED")
     core.create_namespaced_pod(ns, pod("b"))
     core.patch_namespaced_pod("a", ns, {"metadata": {"labels": {"x": "1"}}})
     core.delete_namespaced_pod("b", ns)
     t.join(5)
-    assert [(ty, n) for ty, n, _ in seen] == [("ADDED", "a"), ("ADDED", "b"), ("MODIFIED", "a"), ("DELETED", "b")]
+    assert [(ty, n) for ty, n, _ in seen] == [
+        ("ADDED", "a"),
+        ("ADDED", "b"),
+        ("MODIFIED", "a"),
+        ("DELETED", "b"),
+    ]
     rvs = [int(rv) for _, _, rv in seen[1:]]
     assert rvs == sorted(rvs) and len(set(rvs)) == 3
 
@@ -74,23 +81,31 @@ def test_resume_from_resource_version_replays_only_later_changes(core: client.Co
     listed = core.list_namespaced_pod(ns)
     core.create_namespaced_pod(ns, pod("b"))
     core.patch_namespaced_pod("a", ns, {"metadata": {"labels": {"x": "1"}}})
-    seen, t, _ = collect(core.list_namespaced_pod, ns, resource_version=listed.metadata.resource_version, timeout_seconds=1)
+    seen, t, _ = collect(
+        core.list_namespaced_pod, ns, resource_version=listed.metadata.resource_version, timeout_seconds=1
+    )
     t.join(5)
     assert [(ty, n) for ty, n, _ in seen] == [("ADDED", "b"), ("MODIFIED", "a")]
 
 
-def test_compacted_history_gives_410_then_relist_works(api: APIServer, core: client.CoreV1Api, ns: str) -> None:
+def test_compacted_history_gives_410_then_relist_works(
+    api: APIServer, core: client.CoreV1Api, ns: str
+) -> None:
     core.create_namespaced_pod(ns, pod("a"))
     old_rv = core.list_namespaced_pod(ns).metadata.resource_version
     core.create_namespaced_pod(ns, pod("b"))
     api.control.compact()
     with pytest.raises(ApiException) as err:
-        for _ in watch.Watch().stream(core.list_namespaced_pod, ns, resource_version=old_rv, timeout_seconds=2):
+        for _ in watch.Watch().stream(
+            core.list_namespaced_pod, ns, resource_version=old_rv, timeout_seconds=2
+        ):
             pass
     assert err.value.status == 410
     relisted = core.list_namespaced_pod(ns)
     assert [p.metadata.name for p in relisted.items] == ["a", "b"]
-    seen, t, _ = collect(core.list_namespaced_pod, ns, resource_version=relisted.metadata.resource_version, timeout_seconds=1)
+    seen, t, _ = collect(
+        core.list_namespaced_pod, ns, resource_version=relisted.metadata.resource_version, timeout_seconds=1
+    )
     core.create_namespaced_pod(ns, pod("c"))
     t.join(5)
     assert [(ty, n) for ty, n, _ in seen] == [("ADDED", "c")]
@@ -118,7 +133,9 @@ def test_watch_flag_spellings(api: APIServer, core: client.CoreV1Api, ns: str, f
 def test_bookmarks(core: client.CoreV1Api, ns: str) -> None:
     core.create_namespaced_pod(ns, pod("a"))
     rv = core.list_namespaced_pod(ns).metadata.resource_version
-    seen, t, _ = collect(core.list_namespaced_pod, ns, resource_version=rv, allow_watch_bookmarks=True, timeout_seconds=1)
+    seen, t, _ = collect(
+        core.list_namespaced_pod, ns, resource_version=rv, allow_watch_bookmarks=True, timeout_seconds=1
+    )
     core.create_namespaced_pod(ns, pod("b"))
     t.join(5)
     kinds = [ty for ty, _, _ in seen]
@@ -139,7 +156,10 @@ def test_object_leaving_the_selector_is_deleted(core: client.CoreV1Api, ns: str)
     seen, t, _ = collect(core.list_namespaced_pod, ns, field_selector="spec.nodeName=", timeout_seconds=1)
     wait_for(lambda: seen, what="initial ADDED")
     core.create_namespaced_pod_binding(
-        "p", ns, {"metadata": {"name": "p", "uid": created.metadata.uid}, "target": {"name": "n1"}}, _preload_content=False
+        "p",
+        ns,
+        {"metadata": {"name": "p", "uid": created.metadata.uid}, "target": {"name": "n1"}},
+        _preload_content=False,
     )
     t.join(5)
     assert [(ty, n) for ty, n, _ in seen] == [("ADDED", "p"), ("DELETED", "p")]
@@ -194,7 +214,9 @@ def test_drop_watches_client_resumes_without_loss(api: APIServer, core: client.C
 def test_pause_and_resume(api: APIServer, core: client.CoreV1Api, ns: str) -> None:
     api.control.pause()
     done: list[float] = []
-    t = threading.Thread(target=lambda: (core.list_namespaced_pod(ns), done.append(time.monotonic())), daemon=True)
+    t = threading.Thread(
+        target=lambda: (core.list_namespaced_pod(ns), done.append(time.monotonic())), daemon=True
+    )
     start = time.monotonic()
     t.start()
     time.sleep(0.4)

@@ -63,7 +63,6 @@ def test_get_missing_is_404_status(core: client.CoreV1Api, ns: str) -> None:
     assert exc.reason == "Not Found"
     assert "application/json" in exc.headers["Content-Type"]
     body = status_body(exc)
-    body["details"].pop("group", None)  # checked in test_core_group_is_omitted_from_status_details
     assert body == {
         "kind": "Status",
         "apiVersion": "v1",
@@ -76,7 +75,6 @@ def test_get_missing_is_404_status(core: client.CoreV1Api, ns: str) -> None:
     }
 
 
-@pytest.mark.xfail(strict=True, reason="lab apiserver: Status details carry \"group\": \"\" for core kinds")
 def test_core_group_is_omitted_from_status_details(core: client.CoreV1Api, ns: str) -> None:
     # StatusDetails.Group is `json:"group,omitempty"`: the real server omits it for the core group
     with pytest.raises(ApiException) as err:
@@ -95,6 +93,11 @@ def test_create_twice_is_409_already_exists(core: client.CoreV1Api, ns: str) -> 
     assert body["details"] == {"name": "dup", "kind": "configmaps"}
 
 
+@pytest.mark.xfail(
+    strict=True,
+    reason="lab apiserver: image without tag ('busybox') defaults imagePullPolicy to IfNotPresent; "
+    "real SetDefaults_Container treats no tag as :latest => Always",
+)
 def test_pod_defaults(core: client.CoreV1Api, ns: str) -> None:
     p = core.create_namespaced_pod(ns, pod_body("d"))
     assert p.metadata.namespace == ns
@@ -306,6 +309,11 @@ def test_limit_and_continue(core: client.CoreV1Api, ns: str) -> None:
     assert seen == expected  # etcd key order
 
 
+@pytest.mark.xfail(
+    strict=True,
+    reason="lab apiserver: continue pages read current state; real continue tokens read the snapshot "
+    "at the first page's resourceVersion (later deletes/creates are not visible)",
+)
 def test_continue_is_a_consistent_snapshot(core: client.CoreV1Api, ns: str) -> None:
     for i in range(6):
         core.create_namespaced_config_map(ns, {"metadata": {"name": f"s{i}"}})
@@ -380,7 +388,7 @@ def test_core_events(core: client.CoreV1Api, ns: str) -> None:
     ev = core.create_namespaced_event(
         ns,
         {
-            "metadata": {"generateName": "p1."},
+            "metadata": {"name": "p1.17a8b0c0d0e0f000"},  # client-go names events <obj>.<unixnano hex>
             "involvedObject": {"kind": "Pod", "namespace": ns, "name": "p1", "apiVersion": "v1"},
             "reason": "FipAssigned",
             "message": "assigned 10.0.1.17",
@@ -391,7 +399,7 @@ def test_core_events(core: client.CoreV1Api, ns: str) -> None:
             "lastTimestamp": "2026-01-01T00:00:00Z",
         },
     )
-    assert ev.metadata.name.startswith("p1.")
+    assert ev.metadata.name == "p1.17a8b0c0d0e0f000"
     got = core.list_namespaced_event(ns, field_selector="involvedObject.name=p1,reason=FipAssigned")
     assert [e.message for e in got.items] == ["assigned 10.0.1.17"]
     assert core.list_namespaced_event(ns, field_selector="involvedObject.name=p2").items == []
@@ -399,6 +407,7 @@ def test_core_events(core: client.CoreV1Api, ns: str) -> None:
     assert core.read_namespaced_event(ev.metadata.name, ns).count == 2
 
 
+@pytest.mark.xfail(strict=True, reason="lab apiserver: events.k8s.io/v1 is not served (404 on POST)")
 def test_events_v1(api_client: client.ApiClient, ns: str) -> None:
     events = client.EventsV1Api(api_client)
     ev = events.create_namespaced_event(
@@ -458,10 +467,10 @@ def test_namespace_mismatch_is_400(core: client.CoreV1Api, ns: str) -> None:
 
 
 def _raw_post(api_client: client.ApiClient, path: str, body: bytes) -> tuple[int, dict[str, object]]:
-    cfg = api_client.configuration
     headers = {"Content-Type": "application/json", "Accept": "application/json"}
-    headers.update({"authorization": cfg.api_key["authorization"]} if cfg.api_key else {})
-    r = api_client.rest_client.pool_manager.request("POST", cfg.host + path, body=body, headers=headers)
+    api_client.update_params_for_auth(headers, [], ["BearerToken"])
+    url = api_client.configuration.host + path
+    r = api_client.rest_client.pool_manager.request("POST", url, body=body, headers=headers)
     return r.status, json.loads(r.data)
 
 
@@ -492,7 +501,7 @@ def test_unknown_fields_dropped_by_default_and_rejected_when_strict(core: client
     )
     assert raw.status == 201
     assert "bogus" not in json.loads(raw.data)
-    assert 'unknown field "bogus"' in (raw.headers.get("Warning") or "")
+    assert raw.headers.get("Warning") == '299 - "unknown field \\"bogus\\""'
     with pytest.raises(ApiException) as err:
         core.create_namespaced_config_map(
             ns, {"metadata": {"name": "uf2"}, "bogus": 1}, field_validation="Strict"
@@ -539,6 +548,11 @@ def test_deletecollection(core: client.CoreV1Api, ns: str) -> None:
     assert [c.metadata.name for c in core.list_namespaced_config_map(ns).items] == ["dc0"]
 
 
+@pytest.mark.xfail(
+    strict=True,
+    reason="lab apiserver: Secret stringData is stored as-is; real server merges it into base64 data, "
+    "drops stringData and defaults type to Opaque",
+)
 def test_secrets_roundtrip_string_data(core: client.CoreV1Api, ns: str) -> None:
     s = core.create_namespaced_secret(ns, {"metadata": {"name": "s"}, "stringData": {"k": "v"}})
     assert s.data == {"k": "dg=="}  # stringData merged into base64 data

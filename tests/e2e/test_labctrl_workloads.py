@@ -355,6 +355,14 @@ def test_endpointslices_follow_ready_pods(client: KubeClient, kubelet: FakeKubel
     assert eps["metadata"]["ownerReferences"][0]["kind"] == "Service"
     assert {e["targetRef"]["kind"] for e in eps["endpoints"]} == {"Pod"}
 
+    sick = pods(client, "app=web")[0]
+    not_ready = {"conditions": [{"type": "Ready", "status": "False"}]}
+    client.patch(PODS, sick["metadata"]["name"], {"status": not_ready}, NS, sub="status")
+    wait_for(lambda: ready_ips() == pod_ips() - {sick["status"]["podIP"]})
+    (eps,) = client.list(ENDPOINTSLICES, NS)["items"]
+    listed = {e["addresses"][0]: e["conditions"] for e in eps["endpoints"]}
+    assert listed[sick["status"]["podIP"]] == {"ready": False, "serving": False, "terminating": False}
+
     scale(client, DEPLOYMENTS, "web", 1)
     wait_for(lambda: len(pod_ips()) == 1 and ready_ips() == pod_ips())
 

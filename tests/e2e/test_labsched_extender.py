@@ -16,7 +16,8 @@ import yaml
 
 from lab.apiserver import APIServer
 from lab.kubeclient import EVENTS, NODES, PODS, KubeClient
-from lab.scheduler.config import load, parse
+from lab.scheduler.config import ExtenderConfig, load, parse
+from lab.scheduler.extender import HTTPExtender
 from lab.scheduler.scheduler import Scheduler
 
 pytestmark = pytest.mark.e2e
@@ -358,6 +359,10 @@ def test_filter_timeout_fails_the_attempt_and_backs_off(client: KubeClient, exte
         cond = client.get(PODS, "web-0", "default")["status"]["conditions"][0]
         assert cond["reason"] == "SchedulerError"
         wait_for(lambda: extender.verbs().count("filter") >= 2, timeout=5)  # retried after the 1 s backoff
+        counts = wait_for(
+            lambda: [e["count"] for e in client.list(EVENTS, "default")["items"] if e["count"] >= 2]
+        )
+        assert counts == [2] and len(events(client, "web-0")) == 1  # the repeat is counted, not duplicated
         slow["value"] = False
         assert wait_for(lambda: node_of(client, "web-0"), timeout=10) == "n1"
     finally:
@@ -513,3 +518,48 @@ def test_a_filter_reply_naming_an_unknown_node_is_a_scheduler_error(
     finally:
         sched.stop()
     assert "claims a filtered node 'elsewhere' which is not found in the input node list" in message
+
+
+def test_connections_are_kept_alive_and_a_closed_idle_one_is_retried() -> None:
+    ports: list[int] = []
+    close_after = {"value": False}
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_POST(self) -> None:
+            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+            ports.append(self.client_address[1])
+            data = json.dumps({"NodeNames": body["NodeNames"]}).encode()
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+            self.close_connection = close_after["value"]  # closes without saying so, like an idle timeout
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        ext = HTTPExtender(
+            ExtenderConfig(
+                f"http://127.0.0.1:{server.server_address[1]}", filter_verb="filter", node_cache_capable=True
+            )
+        )
+        nodes = [{"metadata": {"name": "n1"}}]
+        pod: dict[str, Any] = {"metadata": {"name": "p"}, "spec": {}}
+        for _ in range(3):
+            assert [n["metadata"]["name"] for n in ext.filter(pod, nodes).nodes] == ["n1"]
+        assert len(ports) == 3 and len(set(ports)) == 1  # one kept-alive connection
+        close_after["value"] = True
+        ext.filter(pod, nodes)  # server closes this connection behind the client's back
+        close_after["value"] = False
+        time.sleep(0.1)
+        assert [n["metadata"]["name"] for n in ext.filter(pod, nodes).nodes] == ["n1"]
+        assert len(ports) == 5 and ports[-1] != ports[-2]  # retried on a fresh connection
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -191,3 +191,16 @@ def test_source_fallback_for_another_python_version(tmp_path: Path, fake: FakeFi
     add = subprocess.run([plugin], input=conf(fake.path), env=env(), capture_output=True, check=False)
     assert add.returncode == 0, add.stderr
     assert json.loads(add.stdout)["ips"][0]["address"] == "10.0.1.17/24"
+
+
+def test_install_cni_command(tmp_path: Path) -> None:
+    from fipd.install import main
+
+    rc = main(
+        ["--bin-dir", str(tmp_path / "bin"), "--conf-dir", str(tmp_path / "net.d"), "--socket", "/run/x.sock"]
+    )
+    assert rc == 0
+    assert os.access(tmp_path / "bin" / "fip-cni", os.X_OK)
+    conf = json.loads((tmp_path / "net.d" / "10-fip.conflist").read_text())
+    assert conf["plugins"][0]["socket"] == "/run/x.sock"
+    assert sorted(p.name for p in (tmp_path / "bin").iterdir()) == ["fip-cni"]  # no temp files left

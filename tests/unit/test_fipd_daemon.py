@@ -306,3 +306,16 @@ def test_sweep_unplugs_only_gone_pods(world: World, tmp_path: Path) -> None:
     assert world.daemon.sweep({"u-1"}) == ["beef"]
     assert [s.container_id for s in world.daemon.states.all()] == ["c0ffee"]
     assert set(world.driver.plugged) == {"c0ffee"}
+
+
+def test_requests_are_counted_by_outcome(world: World) -> None:
+    from fipd.metrics import REQUESTS
+
+    def count(outcome: str) -> float:
+        return REQUESTS.labels("ADD", outcome)._value.get()  # type: ignore[no-any-return]
+
+    ok, bad = count("ok"), count("error 6")
+    world.call("ADD")
+    world.call("ADD", "{")
+    assert count("ok") == ok + 1
+    assert count("error 6") == bad + 1

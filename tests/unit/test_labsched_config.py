@@ -6,6 +6,8 @@ import copy
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from lab.scheduler.config import ConfigError, parse, parse_duration
 
@@ -124,3 +126,40 @@ def test_go_durations(text: str, seconds: float) -> None:
 
 def test_zero_timeout_means_the_default_five_seconds() -> None:
     assert parse(with_change(["extenders", 0, "httpTimeout"], "0s")).extenders[0].http_timeout == 5.0
+
+
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers(-5, 200) | st.text(max_size=8),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=12), inner, max_size=4),
+    max_leaves=12,
+)
+_EXTENDER_KEYS = st.sampled_from(
+    [
+        "urlPrefix",
+        "filterVerb",
+        "prioritizeVerb",
+        "bindVerb",
+        "weight",
+        "httpTimeout",
+        "managedResources",
+        "nodeCacheCapable",
+        "ignorable",
+        "tlsConfig",
+        "enableHTTPS",
+        "unknown",
+    ]
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.dictionaries(_EXTENDER_KEYS, _JSON, max_size=6), _JSON)
+def test_any_extender_document_is_accepted_or_refused_with_config_error(
+    ext: dict[str, Any], other: Any
+) -> None:
+    doc = {**FULL, "extenders": [ext], "percentageOfNodesToScore": other}
+    try:
+        cfg = parse(doc)
+    except ConfigError as e:
+        assert str(e)
+    else:
+        assert cfg.extenders[0].url_prefix == ext["urlPrefix"]

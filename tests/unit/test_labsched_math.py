@@ -6,6 +6,8 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from lab.kubeclient import KubeClient
 from lab.scheduler import predicates
@@ -128,9 +130,14 @@ def test_unschedulable_pods_wait_for_an_event() -> None:
     q.requeue(item[0], item[2], unschedulable=True)
     now[0] += 60
     assert q.pop(timeout=0) is None and q.pending() == {"default/p": "unschedulable"}
-    q.move_all()
-    assert q.pop(timeout=0) is None  # the 1 s backoff restarts from the event
-    now[0] += 1
+    q.move_all()  # its 1 s backoff (from the attempt) is long over: straight back to active
+    item = q.pop(timeout=0)
+    assert item is not None
+    q.requeue(item[0], item[2], unschedulable=True)
+    now[0] += 0.5
+    q.move_all()  # second attempt: 2 s backoff from that attempt, 1.5 s still to wait
+    assert q.pop(timeout=0) is None and q.pending() == {"default/p": "backoff"}
+    now[0] += 1.5
     assert q.pop(timeout=0) is not None
 
 
@@ -178,3 +185,9 @@ def test_init_containers_count_as_their_maximum() -> None:
     p = pod({"cpu": "500m"})
     p["spec"]["initContainers"] = [{"name": "i", "resources": {"requests": {"cpu": "1500m"}}}]
     assert predicates.pod_requests(p)["cpu"] == Decimal("1.5")
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet="0123456789.+-eEkKMGTPmunai ", max_size=12))
+def test_quantity_never_raises(text: str) -> None:
+    assert predicates.quantity(text) >= 0 or text.strip().startswith("-")
