@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 import yaml
 
-from lab.apiserver import discovery, pods, routes, validation
+from lab.apiserver import discovery, events, pods, routes, validation
 from lab.apiserver.routes import Route
 from lab.apiserver.selectors import combine, field_matcher, label_matcher
 from lab.apiserver.status import APIError, bad_request, route_not_found, success
@@ -158,7 +158,8 @@ class Handler(BaseHTTPRequestHandler):
         if route.verb == "watch":
             self._watch(route)
             return 200
-        code, out = self._resource(route, body)
+        view = route.rt.key == events.VIEW_KEY
+        code, out = self._event_view(route, body) if view else self._resource(route, body)
         self._send_json(code, out)
         return code
 
@@ -219,6 +220,58 @@ class Handler(BaseHTTPRequestHandler):
         return combine(
             label_matcher(q.get("labelSelector")), field_matcher(fields, rt.selectable_fields, rt.kind)
         )
+
+    def _event_view(self, route: Route, raw: bytes) -> tuple[int, Any]:
+        """events.k8s.io/v1: the same Events as core/v1, converted both ways (`lab.apiserver.events`)."""
+        storage = self.api.storage
+        core = Route(
+            storage.registry.lookup("events"),
+            route.namespace,
+            route.name,
+            route.subresource,
+            route.verb,
+            route.query,
+        )
+        if route.verb in ("create", "update"):
+            body = self._decode(raw, "Event")
+            raw = orjson.dumps(events.to_core(body) if isinstance(body, dict) else body)
+        if route.verb == "patch":
+            from lab.apiserver import patch as patching
+
+            ctype = (self.headers.get("Content-Type") or "").split(";")[0].strip().lower()
+            ptype = PATCH_TYPES.get(ctype)
+            if ptype is None:
+                raise APIError(415, "UnsupportedMediaType", UNSUPPORTED_PATCH)
+            body = self._decode(raw)
+            with storage.lock:
+                view = events.to_v1(storage.current(core.rt, route.namespace or "", route.name))
+                try:
+                    patched = (
+                        patching.json_patch(view, body)
+                        if ptype == "json"
+                        else patching.merge_patch(view, body)
+                    )
+                except patching.PatchError as e:
+                    raise APIError(
+                        400 if e.bad_format else 422, "BadRequest" if e.bad_format else "Invalid", str(e)
+                    ) from None
+                out = storage.update_rt(core.rt, route.namespace, route.name, events.to_core(patched))
+            return 200, events.to_v1(out)
+        code, out = self._resource(core, raw)
+        if isinstance(out, bytes):
+            listed = orjson.loads(out)
+            listed["apiVersion"] = "events.k8s.io/v1"
+            listed["items"] = [events.to_v1(i) for i in listed["items"]]
+            return code, listed
+        if isinstance(out, dict) and out.get("kind") == "Event":
+            return code, events.to_v1(out)
+        if isinstance(out, dict) and out.get("kind") == "EventList":
+            return code, {
+                **out,
+                "apiVersion": "events.k8s.io/v1",
+                "items": [events.to_v1(i) for i in out["items"]],
+            }
+        return code, out
 
     def _resource(self, route: Route, raw: bytes) -> tuple[int, Any]:  # noqa: PLR0911
         storage, rt, ns, name, sub = (
@@ -433,10 +486,14 @@ class Handler(BaseHTTPRequestHandler):
     # ----- watch ---------------------------------------------------------------------------------
 
     def _watch(self, route: Route) -> None:
+        view = route.rt.key == events.VIEW_KEY
+        rt = self.api.registry.lookup("events") if view else route.rt
         stream = WatchStream(
-            self.api.storage, self.api.control, route.rt, route.namespace, self._matcher(route),
+            self.api.storage, self.api.control, rt, route.namespace, self._matcher(route),
             route.query, self.api.bookmark_interval, route.flag,
         )  # fmt: skip
+        if view:
+            stream.convert, stream.shown = events.to_v1, route.rt
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
         self.send_header("Cache-Control", "no-cache, private")

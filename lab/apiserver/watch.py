@@ -74,6 +74,8 @@ class WatchStream:
         flag: Callable[[str], bool],
     ) -> None:
         self.storage, self.control, self.rt, self.ns, self.matcher = storage, control, rt, namespace, matcher
+        self.convert: Callable[[Obj], Obj] | None = None
+        self.shown = rt  # the type named in bookmarks (differs for a view)
         self.bookmarks = flag("allowWatchBookmarks")
         self.send_initial = flag("sendInitialEvents")
         self.bookmark_interval = bookmark_interval
@@ -107,7 +109,7 @@ class WatchStream:
             return
         for obj, raw in snapshot:
             if self.matcher is None or self.matcher(obj):
-                yield frame("ADDED", raw)
+                yield self._view(frame("ADDED", raw))
         if self.send_initial and self.bookmarks:
             yield self._bookmark(last_rv, initial_end=True)
         next_bookmark = time.monotonic() + self.bookmark_interval
@@ -122,23 +124,26 @@ class WatchStream:
                 self.control.wait_running(min(1.0, self.deadline - now))
                 continue
             wait = min(1.0, self.deadline - now, max(0.0, next_bookmark - now) if self.bookmarks else 1.0)
+            error: APIError | None = None
             with self.storage.lock:
                 if self.control.watch_epoch != epoch or history.closed:
                     return
                 try:
                     batch, cursor = history.read(cursor, wait)
                 except APIError as e:
-                    yield encode({"type": "ERROR", "object": e.status_body()})
-                    return
+                    error = e
                 caught_up = history.rv if cursor == history.end else None
                 if self.control.watch_epoch != epoch or history.closed:
                     return
+            if error is not None:  # written outside the lock: a slow client must not stall writers
+                yield encode({"type": "ERROR", "object": error.status_body()})
+                return
             for change in batch:
                 if change.key != self.rt.key or (self.ns and change.namespace != self.ns):
                     continue
                 line = translate(change, self.matcher)
                 if line is not None:
-                    yield line
+                    yield self._view(line)
             if batch:
                 last_rv = batch[-1].rv
             if caught_up is not None:
@@ -149,9 +154,17 @@ class WatchStream:
             if not batch and not alive():
                 return
 
+    def _view(self, line: bytes) -> bytes:
+        """Re-encode for a resource served as a view of another (events.k8s.io over core events)."""
+        if self.convert is None:
+            return line
+        event = orjson.loads(line)
+        event["object"] = self.convert(event["object"])
+        return encode(event)
+
     def _bookmark(self, rv: int, initial_end: bool = False) -> bytes:
         meta: Obj = {"resourceVersion": str(rv)}
         if initial_end:
             meta["annotations"] = {"k8s.io/initial-events-end": "true"}
-        obj = {"kind": self.rt.kind, "apiVersion": self.rt.api_version, "metadata": meta}
+        obj = {"kind": self.shown.kind, "apiVersion": self.shown.api_version, "metadata": meta}
         return encode({"type": "BOOKMARK", "object": obj})

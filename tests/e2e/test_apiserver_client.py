@@ -486,3 +486,114 @@ def test_injected_faults(api: APIServer, core: client.CoreV1Api, ns: str) -> Non
         )
     assert err.value.status == 500
     api.control.clear()
+
+
+def test_events_v1_is_a_view_of_core_events(
+    api_client: client.ApiClient, core: client.CoreV1Api, ns: str
+) -> None:
+    ev1 = client.EventsV1Api(api_client)
+    made = ev1.create_namespaced_event(
+        ns,
+        {
+            "metadata": {"name": "e1"},
+            "eventTime": "2026-01-01T00:00:00.000000Z",
+            "reportingController": "fip.io/extender",
+            "reportingInstance": "x",
+            "action": "Bind",
+            "reason": "FipAssigned",
+            "type": "Normal",
+            "note": "assigned 10.0.1.17",
+            "regarding": {"kind": "Pod", "namespace": ns, "name": "p1"},
+        },
+    )
+    assert made.note == "assigned 10.0.1.17" and made.regarding.name == "p1"
+    legacy = core.read_namespaced_event("e1", ns)
+    assert legacy.message == "assigned 10.0.1.17" and legacy.involved_object.name == "p1"
+    assert legacy.reporting_component == "fip.io/extender"
+    core.create_namespaced_event(
+        ns, {"metadata": {"name": "e2"}, "involvedObject": {"name": "p2"}, "message": "m"}
+    )
+    assert [(e.metadata.name, e.note) for e in ev1.list_namespaced_event(ns).items] == [
+        ("e1", "assigned 10.0.1.17"),
+        ("e2", "m"),
+    ]
+    assert ev1.patch_namespaced_event("e2", ns, {"note": "changed"}).note == "changed"
+    assert core.read_namespaced_event("e2", ns).message == "changed"
+
+
+def test_crd_created_through_the_api_is_served(api_client: client.ApiClient, ns: str) -> None:
+    ext = client.ApiextensionsV1Api(api_client)
+    crd = {
+        "metadata": {"name": "widgets.example.io"},
+        "spec": {
+            "group": "example.io",
+            "scope": "Namespaced",
+            "names": {"plural": "widgets", "kind": "Widget", "singular": "widget"},
+            "versions": [
+                {"name": "v1", "served": True, "storage": True, "schema": {"openAPIV3Schema": {"type": "object", "x-kubernetes-preserve-unknown-fields": True}}}
+            ],
+        },
+    }  # fmt: skip
+    made = ext.create_custom_resource_definition(crd)
+    assert {c.type for c in made.status.conditions} == {"NamesAccepted", "Established"}
+    crs = client.CustomObjectsApi(api_client)
+    w = {"apiVersion": "example.io/v1", "kind": "Widget", "metadata": {"name": "w"}, "spec": {"a": 1}}
+    crs.create_namespaced_custom_object("example.io", "v1", ns, "widgets", w)
+    assert crs.list_namespaced_custom_object("example.io", "v1", ns, "widgets")["items"][0]["spec"] == {
+        "a": 1
+    }
+    ext.delete_custom_resource_definition("widgets.example.io")
+    with pytest.raises(ApiException) as err:
+        crs.list_namespaced_custom_object("example.io", "v1", ns, "widgets")
+    assert err.value.status == 404
+    bad = {**crd, "metadata": {"name": "wrong.example.io"}}
+    with pytest.raises(ApiException) as err:
+        ext.create_custom_resource_definition(bad)
+    assert err.value.status == 422
+
+
+def test_lease_put_creates(api_client: client.ApiClient, ns: str) -> None:
+    coord = client.CoordinationV1Api(api_client)
+    body = {"metadata": {"name": "l"}, "spec": {"holderIdentity": "a", "leaseDurationSeconds": 15}}
+    made = coord.replace_namespaced_lease("l", ns, body)  # AllowCreateOnUpdate for leases
+    assert made.spec.holder_identity == "a"
+    with pytest.raises(ApiException) as err:
+        client.CoreV1Api(api_client).replace_namespaced_config_map("nope", ns, {"metadata": {"name": "nope"}})
+    assert err.value.status == 404
+
+
+def test_list_at_exact_resource_version(core: client.CoreV1Api, ns: str) -> None:
+    core.create_namespaced_config_map(ns, {"metadata": {"name": "a"}})
+    rv = core.list_namespaced_config_map(ns).metadata.resource_version
+    core.create_namespaced_config_map(ns, {"metadata": {"name": "b"}})
+    then = core.list_namespaced_config_map(ns, resource_version=rv, resource_version_match="Exact")
+    assert [c.metadata.name for c in then.items] == ["a"] and then.metadata.resource_version == rv
+
+
+def test_defaults_pull_policy_secrets_and_node_status(core: client.CoreV1Api, ns: str) -> None:
+    made = core.create_namespaced_pod(ns, {"metadata": {"name": "p"}, "spec": {"containers": [
+        {"name": "a", "image": "busybox"}, {"name": "b", "image": "busybox:1.36"}, {"name": "c", "image": "r.io/x:latest"}]}})  # fmt: skip
+    assert [c.image_pull_policy for c in made.spec.containers] == ["Always", "IfNotPresent", "Always"]
+    secret = core.create_namespaced_secret(ns, {"metadata": {"name": "s"}, "stringData": {"k": "v"}})
+    assert secret.data == {"k": "dg=="} and secret.type == "Opaque" and secret.string_data is None
+    node = core.create_node({"metadata": {"name": f"node-{ns}"}, "status": {"capacity": {"fip.io/ip": "10"}}})
+    assert node.status.capacity == {"fip.io/ip": "10"}  # the kubelet registers nodes with status
+    node.status.capacity = {"fip.io/ip": "99"}
+    assert core.replace_node(node.metadata.name, node).status.capacity == {"fip.io/ip": "10"}
+    assert core.patch_node_status(
+        node.metadata.name, {"status": {"capacity": {"fip.io/ip": "99"}}}
+    ).status.capacity == {"fip.io/ip": "99"}
+
+
+def test_http_control_endpoints(
+    api: APIServer, api_client: client.ApiClient, core: client.CoreV1Api, ns: str
+) -> None:
+    pool = api_client.rest_client.pool_manager
+    body = json.dumps({"verb": "get", "resource": "configmaps", "status": 429, "times": 1}).encode()
+    assert pool.request("POST", api.url + "/_lab/inject", body=body).status == 200
+    with pytest.raises(ApiException) as err:
+        core.read_namespaced_config_map("x", ns)
+    assert err.value.status == 429
+    for op in ("compact", "drop-watches", "pause", "resume", "clear"):
+        assert pool.request("POST", f"{api.url}/_lab/{op}").status == 200
+    assert pool.request("POST", api.url + "/_lab/bogus").status == 404

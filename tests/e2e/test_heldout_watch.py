@@ -113,7 +113,7 @@ def test_watch_bookmarks(core: client.CoreV1Api, ns: str) -> None:
     rv = core.list_namespaced_config_map(ns).metadata.resource_version
     events = list(
         watch.Watch().stream(
-            core.list_namespaced_config_map, ns, resource_version=rv, allow_watch_bookmarks=True, timeout_seconds=4
+            core.list_namespaced_config_map, ns, resource_version=rv, allow_watch_bookmarks=True, timeout_seconds=3
         )
     )
     bookmarks = [e for e in events if e["type"] == "BOOKMARK"]
@@ -125,7 +125,7 @@ def test_watch_bookmarks(core: client.CoreV1Api, ns: str) -> None:
 
 def test_no_bookmarks_unless_asked(core: client.CoreV1Api, ns: str) -> None:
     rv = core.list_namespaced_config_map(ns).metadata.resource_version
-    events = list(watch.Watch().stream(core.list_namespaced_config_map, ns, resource_version=rv, timeout_seconds=3))
+    events = list(watch.Watch().stream(core.list_namespaced_config_map, ns, resource_version=rv, timeout_seconds=2))
     assert [e for e in events if e["type"] == "BOOKMARK"] == []
 
 
@@ -223,7 +223,7 @@ def test_watch_reconnects_after_bookmark_with_its_rv(core: client.CoreV1Api, ns:
     rv = core.list_namespaced_config_map(ns).metadata.resource_version
     core.create_namespaced_config_map(ns, {"metadata": {"name": "r1"}})
     w = watch.Watch()
-    for _ in w.stream(core.list_namespaced_config_map, ns, resource_version=rv, allow_watch_bookmarks=True, timeout_seconds=3):
+    for _ in w.stream(core.list_namespaced_config_map, ns, resource_version=rv, allow_watch_bookmarks=True, timeout_seconds=2):
         pass
     assert int(w.resource_version) > int(rv)
     core.create_namespaced_config_map(ns, {"metadata": {"name": "r2"}})

@@ -162,7 +162,8 @@ def test_any_store_url_is_parsed_or_refused_as_usage(url: str, via_env: bool) ->
     """The real URL parser runs (no connection is made: the store handed back is in memory)."""
     store = loaded_store()
     out, err = io.StringIO(), io.StringIO()
-    argv = ["subnets"] if via_env else ["--redis-url", url, "subnets"]
+    # `--redis-url=URL`: a value starting with "-" is otherwise read by argparse as an option.
+    argv = ["subnets"] if via_env else [f"--redis-url={url}", "subnets"]
     code = main(
         argv,
         environ={"FIP_REDIS_URL": url} if via_env else {},
