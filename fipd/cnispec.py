@@ -253,6 +253,8 @@ def parse_args(value: str) -> dict[str, str]:
     if not value:
         return out
     for part in value.split(";"):
+        if not part:
+            continue  # tolerate "a=b;" and ";;" (libcni's LoadArgs is stricter; nothing is lost)
         key, sep, val = part.partition("=")
         if not sep or not key or not set(key) <= _KEY_CHARS or key[0].isdigit():
             raise CNIError(ERR_INVALID_ENV, "CNI_ARGS is not KEY=VALUE;KEY=VALUE", repr(part[:80]))

@@ -157,7 +157,12 @@ class Daemon:
         except NotOnThisNode as err:
             raise WrongNode(f"pod {ns}/{name}: allocation refused on node {self.node}", str(err)) from None
         except KubeError as err:
-            raise TryAgainLater("cannot read this node's subnets from the Kubernetes API", str(err)) from None
+            raise TryAgainLater(
+                "cannot read this node's subnets from the Kubernetes API",
+                f"{err}; check that the Subnet CRD is installed (deploy/crds) and that --node / NODE_NAME "
+                f"({self.node}) names this Node",
+            ) from None
+        self._evict(str(alloc.ip), req.container_id, req.ifname)
         garps = 0 if self.announcer is not None else self.garp_count
         plug = PlugRequest(req.container_id, req.netns, req.ifname, self._network(alloc), garps)
         plug_started = time.perf_counter()
@@ -198,9 +203,35 @@ class Daemon:
                 return old.result
         except DatapathError as err:
             log.info("repeated ADD for %s: previous plug differs (%s); plugging again", req.container_id, err)
-        self.driver.unplug(old.container_id, _existing(old.netns), old.ifname, old.driver)
+        try:
+            self.driver.unplug(old.container_id, _existing(old.netns), old.ifname, old.driver)
+        except DatapathError as err:
+            raise DatapathFailed(
+                f"repeated ADD for {req.container_id}: removing the old plug failed", str(err)
+            ) from None
         self.states.remove(old.container_id, old.ifname)
         return None
+
+    def _evict(self, ip: str, container_id: str, ifname: str) -> None:
+        """An IP lives in one sandbox: if another container of this node still holds it (a sandbox
+        the runtime replaced without a DEL that reached fipd), unplug that one first. Not under the
+        other container's lock (two ADDs could wait on each other); unplug and remove are
+        idempotent, so a concurrent DEL of it is harmless."""
+        holder = self.states.holder(ip)
+        if holder is None or holder == (container_id, ifname):
+            return
+        old = self.states.get(*holder)
+        if old is None:
+            return
+        log.warning("IP %s is still plugged into container %s (pod %s/%s); unplugging it for %s",
+                    ip, old.container_id[:12], old.namespace, old.pod, container_id[:12])  # fmt: skip
+        try:
+            self.driver.unplug(old.container_id, _existing(old.netns), old.ifname, old.driver)
+        except DatapathError as err:
+            raise DatapathFailed(
+                f"IP {ip} is still plugged into container {old.container_id}", str(err)
+            ) from None
+        self.states.remove(old.container_id, old.ifname)
 
     def _bind(self, alloc: Allocation, pod_uid: str, who: str) -> None:
         if self.store is None:

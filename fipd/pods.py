@@ -63,7 +63,9 @@ class AllocationLookup:
         deadline = self._clock() + timeout
         who = f"pod {namespace}/{name}"
         while True:
-            pod = self._cache.get(namespace, name) if self._cache else None
+            # The cache only answers when the runtime named the pod UID: a stale cached pod of the
+            # same name (deleted and recreated) is then recognised and re-read.
+            pod = self._cache.get(namespace, name) if self._cache and uid else None
             if pod is None or _annotation(pod) is None or not _uid_ok(pod, uid):
                 pod = self._get_pod(namespace, name)
             if pod is None:

@@ -10,8 +10,8 @@ side; fipd answers one JSON object and closes. Requests are served concurrently,
 connection (CNI calls are few and mostly wait on netlink or the API).
 
 Start-up refuses to steal the socket of a live fipd (the path answers a connect); a stale file
-left by a dead one is replaced. Shutdown closes the listener and removes the file; containers
-are never touched (a fipd restart disturbs no pod).
+left by a dead one is replaced. Shutdown closes the listener and removes the file, then lets the
+requests in flight finish (bounded); containers are never touched (a restart disturbs no pod).
 """
 
 from __future__ import annotations
@@ -44,6 +44,8 @@ class CNIServer:
         self._sock: socket.socket | None = None
         self._thread: threading.Thread | None = None
         self._stopping = threading.Event()
+        self._active = 0
+        self._idle = threading.Condition()
 
     def bind(self) -> None:
         directory = self.path.parent
@@ -86,7 +88,9 @@ class CNIServer:
                 raise
             threading.Thread(target=self._serve, args=(conn,), name="cni-request", daemon=True).start()
 
-    def stop(self) -> None:
+    def stop(self, drain: float = 30.0) -> None:
+        """Stop accepting, then wait up to `drain` seconds for requests in flight: a plug cut off
+        halfway by process exit would skip its own undo."""
         self._stopping.set()
         if self._sock is not None:
             with contextlib.suppress(OSError):
@@ -96,8 +100,21 @@ class CNIServer:
             self.path.unlink()
         if self._thread is not None:
             self._thread.join(timeout=5)
+        with self._idle:
+            if not self._idle.wait_for(lambda: self._active == 0, timeout=drain):
+                log.error("stopping with %d CNI request(s) still running", self._active)
 
     def _serve(self, conn: socket.socket) -> None:
+        with self._idle:
+            self._active += 1
+        try:
+            self._serve_one(conn)
+        finally:
+            with self._idle:
+                self._active -= 1
+                self._idle.notify_all()
+
+    def _serve_one(self, conn: socket.socket) -> None:
         with conn:
             try:
                 uid = _peer_uid(conn)

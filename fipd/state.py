@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import threading
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -55,6 +56,13 @@ class StateDir:
         self.root = root
         self.fsync = fsync
         root.mkdir(parents=True, exist_ok=True, mode=0o700)
+        self._lock = threading.Lock()
+        self._by_ip = {s.ip: (s.container_id, s.ifname) for s in self.all()}
+
+    def holder(self, ip: str) -> tuple[str, str] | None:
+        """(container ID, ifname) whose state holds `ip`, from an index kept in memory."""
+        with self._lock:
+            return self._by_ip.get(ip)
 
     def _path(self, container_id: str, ifname: str) -> Path:
         if "/" in container_id or "/" in ifname or container_id.startswith(".") or "\0" in container_id:
@@ -85,8 +93,14 @@ class StateDir:
             os.close(fd)
         os.replace(tmp, path)
         self._sync_dir()
+        with self._lock:
+            self._by_ip[state.ip] = (state.container_id, state.ifname)
 
     def remove(self, container_id: str, ifname: str) -> None:
+        with self._lock:
+            for ip, who in list(self._by_ip.items()):
+                if who == (container_id, ifname):
+                    del self._by_ip[ip]
         try:
             self._path(container_id, ifname).unlink()
         except FileNotFoundError:

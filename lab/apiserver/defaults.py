@@ -49,20 +49,10 @@ def apply_create_defaults(rt: ResourceType, obj: Obj, ips: ClusterIPs, keep_stat
         obj.pop("status", None)
     if kind == "Pod":
         spec = obj.setdefault("spec", {})
-        spec.setdefault("restartPolicy", "Always")
-        spec.setdefault("schedulerName", "default-scheduler")
-        spec.setdefault("terminationGracePeriodSeconds", 30)
-        spec.setdefault("dnsPolicy", "ClusterFirst")
-        spec.setdefault("enableServiceLinks", True)
-        for c in spec.get("containers") or []:
-            if isinstance(c, dict):
-                c.setdefault("imagePullPolicy", pull_policy(str(c.get("image", ""))))
-                c.setdefault("terminationMessagePath", "/dev/termination-log")
-                c.setdefault("terminationMessagePolicy", "File")
-                c.setdefault("resources", {})
+        pod_spec_defaults(spec)
         status = obj.setdefault("status", {})
         status.setdefault("phase", "Pending")
-        status.setdefault("qosClass", "BestEffort")
+        status.setdefault("qosClass", qos_class(spec))
     elif kind == "Namespace":
         obj.setdefault("spec", {}).setdefault("finalizers", ["kubernetes"])
         obj["status"] = {"phase": "Active"}
@@ -71,6 +61,7 @@ def apply_create_defaults(rt: ResourceType, obj: Obj, ips: ClusterIPs, keep_stat
         _service_defaults(obj, ips)
     elif kind in WORKLOADS:
         obj.setdefault("spec", {}).setdefault("replicas", 1)
+        workload_defaults(kind, obj["spec"])
         # Go's non-omitempty int32 fields: the client's models require them.
         status = obj.setdefault("status", {})
         if kind != "Deployment":
@@ -82,6 +73,50 @@ def apply_create_defaults(rt: ResourceType, obj: Obj, ips: ClusterIPs, keep_stat
     elif kind == "Node":
         obj.setdefault("spec", {})
         obj.setdefault("status", {})
+
+
+def pod_spec_defaults(spec: Obj) -> None:
+    """`SetDefaults_PodSpec` and `SetDefaults_Container` for the fields clients read (pods and templates)."""
+    if not isinstance(spec, dict):
+        return
+    spec.setdefault("restartPolicy", "Always")
+    spec.setdefault("schedulerName", "default-scheduler")
+    spec.setdefault("terminationGracePeriodSeconds", 30)
+    spec.setdefault("dnsPolicy", "ClusterFirst")
+    spec.setdefault("securityContext", {})
+    spec.setdefault("enableServiceLinks", True)
+    for key in ("containers", "initContainers"):
+        for c in spec.get(key) or []:
+            if not isinstance(c, dict):
+                continue
+            c.setdefault("imagePullPolicy", pull_policy(str(c.get("image", ""))))
+            c.setdefault("terminationMessagePath", "/dev/termination-log")
+            c.setdefault("terminationMessagePolicy", "File")
+            resources = c.setdefault("resources", {})
+            if isinstance(resources, dict) and isinstance(resources.get("limits"), dict):
+                requests = resources.setdefault("requests", {})
+                if isinstance(requests, dict):
+                    for name, value in resources["limits"].items():
+                        requests.setdefault(name, value)  # requests default to limits
+            for port in c.get("ports") or []:
+                if isinstance(port, dict):
+                    port.setdefault("protocol", "TCP")
+
+
+def qos_class(spec: Obj) -> str:
+    """Guaranteed: cpu and memory limits equal requests everywhere; BestEffort: nothing set."""
+    containers = [c for c in spec.get("containers") or [] if isinstance(c, dict)]
+    res = [c.get("resources") or {} for c in containers]
+    if not any(r.get("requests") or r.get("limits") for r in res):
+        return "BestEffort"
+    guaranteed = all(
+        all(
+            k in (r.get("limits") or {}) and (r.get("requests") or {}).get(k) == r["limits"][k]
+            for k in ("cpu", "memory")
+        )
+        for r in res
+    )
+    return "Guaranteed" if guaranteed else "Burstable"
 
 
 def pull_policy(image: str) -> str:
@@ -105,6 +140,32 @@ def secret_defaults(obj: Obj) -> None:
         obj["type"] = "Opaque"
 
 
+def workload_defaults(kind: str, spec: Obj) -> None:
+    """`SetDefaults_Deployment` / `_StatefulSet` / `_ReplicaSet` (apps/v1)."""
+    template = spec.get("template")
+    if isinstance(template, dict):
+        pod_spec_defaults(template.setdefault("spec", {}))
+    if kind == "Deployment":
+        spec.setdefault("revisionHistoryLimit", 10)
+        spec.setdefault("progressDeadlineSeconds", 600)
+        strategy = spec.setdefault("strategy", {})
+        strategy.setdefault("type", "RollingUpdate")
+        if strategy["type"] == "RollingUpdate":
+            rolling = strategy.setdefault("rollingUpdate", {})
+            rolling.setdefault("maxUnavailable", "25%")
+            rolling.setdefault("maxSurge", "25%")
+    elif kind == "StatefulSet":
+        spec.setdefault("revisionHistoryLimit", 10)
+        spec.setdefault("podManagementPolicy", "OrderedReady")
+        update = spec.setdefault("updateStrategy", {})
+        update.setdefault("type", "RollingUpdate")
+        if update["type"] == "RollingUpdate":
+            update.setdefault("rollingUpdate", {}).setdefault("partition", 0)
+        retention = spec.setdefault("persistentVolumeClaimRetentionPolicy", {})
+        retention.setdefault("whenDeleted", "Retain")
+        retention.setdefault("whenScaled", "Retain")
+
+
 def _service_defaults(obj: Obj, ips: ClusterIPs) -> None:
     spec = obj.setdefault("spec", {})
     spec.setdefault("type", "ClusterIP")
@@ -117,6 +178,8 @@ def _service_defaults(obj: Obj, ips: ClusterIPs) -> None:
         spec.setdefault("ipFamilies", [family])
         spec.setdefault("ipFamilyPolicy", "SingleStack")
     spec.setdefault("internalTrafficPolicy", "Cluster")
+    if spec["type"] in ("NodePort", "LoadBalancer"):
+        spec.setdefault("externalTrafficPolicy", "Cluster")
     for port in spec.get("ports") or []:
         if isinstance(port, dict):
             port.setdefault("protocol", "TCP")

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 import yaml
 
-from lab.apiserver import discovery, events, pods, routes, validation
+from lab.apiserver import discovery, events, pods, routes, schema, validation
 from lab.apiserver.routes import Route
 from lab.apiserver.selectors import combine, field_matcher, label_matcher
 from lab.apiserver.status import APIError, bad_request, route_not_found, success
@@ -348,7 +348,7 @@ class Handler(BaseHTTPRequestHandler):
             return
         mode = route.query.get("fieldValidation", "Warn")
         if rt.custom and rt.schema is not None:
-            unknown = [p.lstrip(".") for p in validation.schema_unknown(body, rt.schema)]
+            unknown = [p.lstrip(".") for p in schema.unknown(body, rt.schema)]
             if unknown and mode == "Strict":
                 raise bad_request(", ".join(f".{p}: field not declared in schema" for p in unknown))
         else:

@@ -28,7 +28,7 @@ from typing import Any
 
 import orjson
 
-from lab.apiserver import crds, defaults, patch, pods, validation
+from lab.apiserver import crds, defaults, patch, pods, specs, validation
 from lab.apiserver.history import Change, History
 from lab.apiserver.resources import Registry, ResourceType
 from lab.apiserver.selectors import Matcher
@@ -332,8 +332,10 @@ class Store:
                     ],
                 )
         new["metadata"] = meta
-        if rt.kind == "Pod" and subresource != "status":
-            validation.check_pod_update(old, new)
+        if subresource != "status":
+            changed = specs.update_causes(rt, old, new)
+            if changed:
+                raise invalid(rt.kind, rt.group, om["name"], changed)
         validation.validate(rt, new)
         if new == old:
             return old

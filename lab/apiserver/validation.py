@@ -8,38 +8,24 @@ What is mimicked (and what is not):
 - Unknown fields: the real server's default `fieldValidation` is `Warn` (drop the field, send a
   `Warning` header); `fieldValidation=Strict` makes them a 400. For built-in types only top-level and
   `metadata` fields are known here (no full OpenAPI schemas); custom resources are checked and pruned
-  against their CRD `openAPIV3Schema` (types, required, enum, minimum/maximum).
-- Pods: `spec.containers` required with name and image; updates may change only what the real server
-  allows (`pod updates may not change fields other than …`).
+  against their CRD `openAPIV3Schema` (`lab.apiserver.schema`).
+- Per-kind rules (pods, workloads, EndpointSlices, immutable ConfigMaps/Secrets): `lab.apiserver.specs`.
 """
 
 # ruff: noqa: E501  (error messages are kube-apiserver's, verbatim)
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
+from lab.apiserver import schema, specs
+from lab.apiserver.names import LABEL, LABEL_MSG, LABEL_VALUE, QUALIFIED, SUBDOMAIN, SUBDOMAIN_MSG
 from lab.apiserver.resources import ResourceType
 from lab.apiserver.status import APIError, bad_request, invalid
 
 Obj = dict[str, Any]
 Cause = tuple[str, str, str]
 
-SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
-LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
-LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
-QUALIFIED = re.compile(r"^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$")
-SUBDOMAIN_MSG = (
-    "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must "
-    "start and end with an alphanumeric character (e.g. 'example.com', regex used for validation is "
-    "'[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')"
-)
-LABEL_MSG = (
-    "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and "
-    "end with an alphanumeric character (e.g. 'my-name',  or '123-abc', regex used for validation is "
-    "'[a-z0-9]([-a-z0-9]*[a-z0-9])?')"
-)
 LABEL_NAMES = {"namespaces", "services"}
 
 META_FIELDS = {
@@ -122,7 +108,7 @@ def unknown_fields(rt: ResourceType, obj: Obj) -> list[str]:
     """Top-level and metadata fields the real server would drop (built-in types)."""
     if rt.custom:
         return []
-    allowed = BASE_FIELDS | TOP_FIELDS.get(f"{rt.kind}.{rt.group}" if rt.group else rt.kind, set())
+    allowed = BASE_FIELDS | TOP_FIELDS.get(f"{rt.kind}.{rt.group}", TOP_FIELDS.get(rt.kind, set()))
     if rt.kind not in NO_SPEC:
         allowed |= {"spec", "status"}
     if rt.kind == "Lease":
@@ -181,10 +167,9 @@ def validate(rt: ResourceType, obj: Obj) -> None:
     name = meta.get("name", "")
     causes = name_causes(rt, name) if name else []
     causes += _label_causes(meta.get("labels") or {})
-    if rt.kind == "Pod":
-        causes += _pod_causes(obj.get("spec") or {})
+    causes += specs.causes(rt, obj)
     if rt.custom and rt.schema is not None:
-        causes += schema_causes(obj, rt.schema, "", top=True)
+        causes += schema.check(obj, rt.schema)
     if causes:
         raise invalid(rt.kind, rt.group, name, causes)
 
@@ -201,153 +186,3 @@ def require_name(rt: ResourceType, meta: Obj) -> None:
         causes = name_causes(rt, meta["generateName"].rstrip("-") or "x", "metadata.generateName")
         if causes:
             raise invalid(rt.kind, rt.group, "", causes)
-
-
-def _pod_causes(spec: Obj) -> list[Cause]:
-    containers = spec.get("containers")
-    if not containers:
-        return [("spec.containers", "FieldValueRequired", "Required value")]
-    causes: list[Cause] = []
-    seen: set[str] = set()
-    for i, c in enumerate(containers):
-        if not isinstance(c, dict):
-            causes.append((f"spec.containers[{i}]", "FieldValueInvalid", "Invalid value: must be an object"))
-            continue
-        cname = c.get("name") or ""
-        if not cname:
-            causes.append((f"spec.containers[{i}].name", "FieldValueRequired", "Required value"))
-        elif not LABEL.match(cname):
-            causes.append(
-                (f"spec.containers[{i}].name", "FieldValueInvalid", f'Invalid value: "{cname}": {LABEL_MSG}')
-            )
-        elif cname in seen:
-            causes.append(
-                (f"spec.containers[{i}].name", "FieldValueDuplicate", f'Duplicate value: "{cname}"')
-            )
-        seen.add(cname)
-        if not c.get("image"):
-            causes.append((f"spec.containers[{i}].image", "FieldValueRequired", "Required value"))
-    return causes
-
-
-POD_MUTABLE = ("activeDeadlineSeconds", "tolerations", "terminationGracePeriodSeconds", "schedulingGates")
-POD_FORBIDDEN = (
-    "Forbidden: pod updates may not change fields other than `spec.containers[*].image`,"
-    "`spec.initContainers[*].image`,`spec.activeDeadlineSeconds`,`spec.tolerations` (only additions to "
-    "existing tolerations),`spec.terminationGracePeriodSeconds` (allow it to be set to 1 if it was previously "
-    "negative)"
-)
-
-
-def _pod_spec_core(spec: Obj) -> Obj:
-    out = {k: v for k, v in spec.items() if k not in POD_MUTABLE}
-    for key in ("containers", "initContainers"):
-        if isinstance(out.get(key), list):
-            out[key] = [
-                {k: v for k, v in c.items() if k != "image"} if isinstance(c, dict) else c for c in out[key]
-            ]
-    return out
-
-
-def check_pod_update(old: Obj, new: Obj) -> None:
-    if _pod_spec_core(old.get("spec") or {}) != _pod_spec_core(new.get("spec") or {}):
-        name = old["metadata"]["name"]
-        raise invalid("Pod", "", name, [("spec", "FieldValueForbidden", POD_FORBIDDEN)])
-
-
-# --- CRD structural schemas: validation and pruning ------------------------------------------------
-
-_TYPES: dict[str, tuple[type, ...]] = {
-    "object": (dict,),
-    "array": (list,),
-    "string": (str,),
-    "integer": (int,),
-    "number": (int, float),
-    "boolean": (bool,),
-}
-
-
-def schema_causes(value: Any, schema: Obj, path: str, top: bool = False) -> list[Cause]:  # noqa: PLR0912
-    """Check `value` against a structural schema and prune unknown fields in place."""
-    causes: list[Cause] = []
-    typ = schema.get("type")
-    shown = path or "<root>"
-    if value is None:
-        if schema.get("nullable"):
-            return []
-        return [
-            (
-                shown,
-                "FieldValueTypeInvalid",
-                f'Invalid value: "null": {shown} in body must be of type {typ}: "null"',
-            )
-        ]
-    if typ in _TYPES and (
-        not isinstance(value, _TYPES[typ]) or (typ != "boolean" and isinstance(value, bool))
-    ):
-        return [
-            (shown, "FieldValueTypeInvalid",
-             f'Invalid value: "{_jtype(value)}": {shown} in body must be of type {typ}: "{_jtype(value)}"')
-        ]  # fmt: skip
-    if "enum" in schema and value not in schema["enum"]:
-        allowed = ", ".join(f'"{e}"' for e in schema["enum"])
-        causes.append(
-            (shown, "FieldValueNotSupported", f"Unsupported value: {value!r}: supported values: {allowed}")
-        )
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        if "minimum" in schema and value < schema["minimum"]:
-            causes.append(
-                (
-                    shown,
-                    "FieldValueInvalid",
-                    f"Invalid value: {value}: {shown} in body should be greater than or equal to {schema['minimum']}",
-                )
-            )
-        if "maximum" in schema and value > schema["maximum"]:
-            causes.append(
-                (
-                    shown,
-                    "FieldValueInvalid",
-                    f"Invalid value: {value}: {shown} in body should be less than or equal to {schema['maximum']}",
-                )
-            )
-    if isinstance(value, dict):
-        props = schema.get("properties")
-        for req in schema.get("required") or []:
-            if req not in value:
-                causes.append((f"{path}.{req}".lstrip("."), "FieldValueRequired", "Required value"))
-        for key in list(value):
-            sub_path = f"{path}.{key}".lstrip(".")
-            if top and key in ("apiVersion", "kind", "metadata"):
-                continue
-            if props is not None and key in props:
-                causes += schema_causes(value[key], props[key], sub_path)
-            elif isinstance(schema.get("additionalProperties"), dict):
-                causes += schema_causes(value[key], schema["additionalProperties"], sub_path)
-            elif props is not None and not schema.get("x-kubernetes-preserve-unknown-fields"):
-                del value[key]
-    if isinstance(value, list) and isinstance(schema.get("items"), dict):
-        for i, item in enumerate(value):
-            causes += schema_causes(item, schema["items"], f"{path}[{i}]")
-    return causes
-
-
-def schema_unknown(value: Any, schema: Obj, path: str = "", top: bool = True) -> list[str]:
-    """Paths the schema does not declare (for `fieldValidation=Strict` and `Warn`)."""
-    out: list[str] = []
-    if isinstance(value, dict):
-        props = schema.get("properties")
-        for key, sub in value.items():
-            if top and key in ("apiVersion", "kind", "metadata"):
-                continue
-            sub_path = f"{path}.{key}"
-            if props is not None and key in props:
-                out += schema_unknown(sub, props[key], sub_path, False)
-            elif isinstance(schema.get("additionalProperties"), dict):
-                out += schema_unknown(sub, schema["additionalProperties"], sub_path, False)
-            elif props is not None and not schema.get("x-kubernetes-preserve-unknown-fields"):
-                out.append(sub_path)
-    elif isinstance(value, list) and isinstance(schema.get("items"), dict):
-        for i, item in enumerate(value):
-            out += schema_unknown(item, schema["items"], f"{path}[{i}]", False)
-    return out

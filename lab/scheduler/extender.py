@@ -29,6 +29,7 @@ from lab.scheduler.config import ExtenderConfig
 MAX_EXTENDER_PRIORITY = 10
 MAX_NODE_SCORE = 100
 MAX_IDLE_CONNECTIONS = 8
+_HEADERS = {"Content-Type": "application/json", "User-Agent": "Go-http-client/1.1"}
 
 
 class ExtenderError(Exception):
@@ -147,7 +148,7 @@ class HTTPExtender:
             try:
                 if conn.sock is not None:
                     conn.sock.settimeout(self.cfg.http_timeout)
-                conn.request("POST", path, body=body, headers={"Content-Type": "application/json"})
+                conn.request("POST", path, body=body, headers=_HEADERS)
                 resp = conn.getresponse()
                 if conn.sock is not None:
                     conn.sock.settimeout(max(0.001, deadline - time.monotonic()))

@@ -85,6 +85,9 @@ def timed(argv: list[str], env: dict[str, str], stdin: str, netns: str) -> tuple
     return elapsed * 1000, run.stdout
 
 
+UIDS: dict[str, str] = {}  # pod name -> UID, for K8S_POD_UID as containerd passes it
+
+
 def cni_env(command: str, cid: str, netns: str, pod: str, cni_path: str) -> dict[str, str]:
     return {
         "CNI_COMMAND": command,
@@ -93,7 +96,7 @@ def cni_env(command: str, cid: str, netns: str, pod: str, cni_path: str) -> dict
         "CNI_IFNAME": "eth0",
         "CNI_PATH": cni_path,
         "CNI_ARGS": f"IgnoreUnknown=1;K8S_POD_NAMESPACE=bench;K8S_POD_NAME={pod};"
-        f"K8S_POD_INFRA_CONTAINER_ID={cid}",
+        f"K8S_POD_INFRA_CONTAINER_ID={cid};K8S_POD_UID={UIDS.get(pod, '')}",
         "PATH": "/usr/sbin:/usr/bin:/sbin:/bin",
     }
 
@@ -186,7 +189,8 @@ def bench_mode(
             "nodeName": node,
             "containers": [{"name": "c", "image": "pause", "resources": {"limits": {"fip.io/ip": "1"}}}],
         }
-        api.storage.create("pods", {"metadata": meta, "spec": spec})
+        created = api.storage.create("pods", {"metadata": meta, "spec": spec})
+        UIDS[f"{mode}-{i}"] = str(created["metadata"]["uid"])
     time.sleep(0.5)  # the watch delivers the pods to fipd's cache
     plugins: dict[str, Callable[[str, str, str, str], tuple[float, str]]] = {
         "fip": lambda cmd, cid, ns, pod: timed(

@@ -510,8 +510,11 @@ def test_events_v1_is_a_view_of_core_events(
     legacy = core.read_namespaced_event("e1", ns)
     assert legacy.message == "assigned 10.0.1.17" and legacy.involved_object.name == "p1"
     assert legacy.reporting_component == "fip.io/extender"
+    # An event without eventTime lists as eventTime null, which the 36.x EventsV1 model refuses, as with
+    # a real server (kubernetes-client/python#1616), so this one sets it.
+    stamp = "2026-01-01T00:00:00.000000Z"
     core.create_namespaced_event(
-        ns, {"metadata": {"name": "e2"}, "involvedObject": {"name": "p2"}, "message": "m"}
+        ns, {"metadata": {"name": "e2"}, "involvedObject": {"name": "p2"}, "message": "m", "eventTime": stamp}
     )
     assert [(e.metadata.name, e.note) for e in ev1.list_namespaced_event(ns).items] == [
         ("e1", "assigned 10.0.1.17"),
@@ -523,6 +526,7 @@ def test_events_v1_is_a_view_of_core_events(
 
 def test_crd_created_through_the_api_is_served(api_client: client.ApiClient, ns: str) -> None:
     ext = client.ApiextensionsV1Api(api_client)
+    schema = {"type": "object", "x-kubernetes-preserve-unknown-fields": True}
     crd = {
         "metadata": {"name": "widgets.example.io"},
         "spec": {
@@ -530,10 +534,10 @@ def test_crd_created_through_the_api_is_served(api_client: client.ApiClient, ns:
             "scope": "Namespaced",
             "names": {"plural": "widgets", "kind": "Widget", "singular": "widget"},
             "versions": [
-                {"name": "v1", "served": True, "storage": True, "schema": {"openAPIV3Schema": {"type": "object", "x-kubernetes-preserve-unknown-fields": True}}}
+                {"name": "v1", "served": True, "storage": True, "schema": {"openAPIV3Schema": schema}}
             ],
         },
-    }  # fmt: skip
+    }
     made = ext.create_custom_resource_definition(crd)
     assert {c.type for c in made.status.conditions} == {"NamesAccepted", "Established"}
     crs = client.CustomObjectsApi(api_client)
@@ -571,8 +575,9 @@ def test_list_at_exact_resource_version(core: client.CoreV1Api, ns: str) -> None
 
 
 def test_defaults_pull_policy_secrets_and_node_status(core: client.CoreV1Api, ns: str) -> None:
-    made = core.create_namespaced_pod(ns, {"metadata": {"name": "p"}, "spec": {"containers": [
-        {"name": "a", "image": "busybox"}, {"name": "b", "image": "busybox:1.36"}, {"name": "c", "image": "r.io/x:latest"}]}})  # fmt: skip
+    images = [("a", "busybox"), ("b", "busybox:1.36"), ("c", "r.io/x:latest")]
+    containers = [{"name": n, "image": i} for n, i in images]
+    made = core.create_namespaced_pod(ns, {"metadata": {"name": "p"}, "spec": {"containers": containers}})
     assert [c.image_pull_policy for c in made.spec.containers] == ["Always", "IfNotPresent", "Always"]
     secret = core.create_namespaced_secret(ns, {"metadata": {"name": "s"}, "stringData": {"k": "v"}})
     assert secret.data == {"k": "dg=="} and secret.type == "Opaque" and secret.string_data is None
@@ -597,3 +602,16 @@ def test_http_control_endpoints(
     for op in ("compact", "drop-watches", "pause", "resume", "clear"):
         assert pool.request("POST", f"{api.url}/_lab/{op}").status == 200
     assert pool.request("POST", api.url + "/_lab/bogus").status == 404
+
+
+def test_endpointslices_keep_their_fields(api_client: client.ApiClient, ns: str) -> None:
+    disc = client.DiscoveryV1Api(api_client)
+    body = {
+        "metadata": {"name": "web-abc", "labels": {"kubernetes.io/service-name": "web"}},
+        "addressType": "IPv4",
+        "endpoints": [{"addresses": ["10.0.1.17"], "conditions": {"ready": True}}],
+        "ports": [{"name": "http", "port": 8080, "protocol": "TCP"}],
+    }
+    disc.create_namespaced_endpoint_slice(ns, body)
+    (got,) = disc.list_namespaced_endpoint_slice(ns, label_selector="kubernetes.io/service-name=web").items
+    assert got.address_type == "IPv4" and got.endpoints[0].addresses == ["10.0.1.17"] and got.ports[0].port == 8080

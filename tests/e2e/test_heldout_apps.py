@@ -1,3 +1,4 @@
+# ruff: noqa: F811  (fixtures imported from heldout_server are re-bound as test parameters)
 """Held-out-style checks of apps/v1 workloads (defaults, generation, scale subresource), the fip.io
 CRDs and apps.tkestack.io TApps through CustomObjectsApi, EndpointSlices, Leases and the client's
 leader election, against a standalone `fip-lab apiserver` through the official client only.
@@ -16,17 +17,7 @@ import uuid
 from typing import Any
 
 import pytest
-from heldout_server import (  # noqa: F401
-    api_client,
-    apps,
-    core,
-    custom,
-    eventually,
-    kubeconfig,
-    ns,
-    pod_body,
-    status_body,
-)
+from heldout_server import api_client, apps, core, custom, eventually, kubeconfig, ns, pod_body, status_body  # noqa: F401
 from kubernetes import client, config
 from kubernetes.client.rest import ApiException
 from kubernetes.leaderelection import electionconfig, leaderelection
@@ -57,7 +48,11 @@ def subnet(name: str, **spec: Any) -> dict[str, Any]:
         "apiVersion": "fip.io/v1",
         "kind": "Subnet",
         "metadata": {"name": name},
-        "spec": {"cidr": "10.0.1.0/24", "gateway": "10.0.1.1", "nodeSelector": {"matchLabels": {"fip.io/l2": "a"}}}
+        "spec": {
+            "cidr": "10.0.1.0/24",
+            "gateway": "10.0.1.1",
+            "nodeSelector": {"matchLabels": {"fip.io/l2": "a"}},
+        }
         | spec,
     }
 
@@ -88,7 +83,9 @@ def test_deployment_generation(apps: client.AppsV1Api, ns: str) -> None:
     assert d.metadata.generation == 1
     d2 = apps.patch_namespaced_deployment("web", ns, {"spec": {"replicas": 3}})
     assert d2.metadata.generation == 2
-    d3 = apps.patch_namespaced_deployment_status("web", ns, {"status": {"observedGeneration": 2, "replicas": 3}})
+    d3 = apps.patch_namespaced_deployment_status(
+        "web", ns, {"status": {"observedGeneration": 2, "replicas": 3}}
+    )
     assert d3.metadata.generation == 2 and d3.status.observed_generation == 2
     d4 = apps.patch_namespaced_deployment("web", ns, {"metadata": {"labels": {"x": "y"}}})
     assert d4.metadata.generation == 2  # metadata-only changes do not bump generation
@@ -106,7 +103,9 @@ def test_deployment_selector_must_match_template(apps: client.AppsV1Api, ns: str
     with pytest.raises(ApiException) as err:
         apps.create_namespaced_deployment(ns, body)
     assert err.value.status == 422
-    assert "spec.template.metadata.labels" in [c["field"] for c in status_body(err.value)["details"]["causes"]]
+    assert "spec.template.metadata.labels" in [
+        c["field"] for c in status_body(err.value)["details"]["causes"]
+    ]
 
 
 @pytest.mark.xfail(
@@ -120,8 +119,12 @@ def test_deployment_selector_is_immutable(apps: client.AppsV1Api, ns: str) -> No
         apps.patch_namespaced_deployment(
             "imm",
             ns,
-            {"spec": {"selector": {"matchLabels": {"app": "imm", "v": "2"}},
-                      "template": {"metadata": {"labels": {"app": "imm", "v": "2"}}}}},
+            {
+                "spec": {
+                    "selector": {"matchLabels": {"app": "imm", "v": "2"}},
+                    "template": {"metadata": {"labels": {"app": "imm", "v": "2"}}},
+                }
+            },
         )
     assert err.value.status == 422
 
@@ -230,7 +233,8 @@ def test_subnet_crud_and_status_subresource(custom: client.CustomObjectsApi) -> 
 
 @pytest.mark.xfail(
     strict=True,
-    reason="lab apiserver: CRD schema `default` not applied (subnets spec.vlan: default 0 missing after create)",
+    reason="lab apiserver: CRD schema `default` not applied "
+    "(subnets spec.vlan: default 0 missing after create)",
 )
 def test_subnet_schema_default(custom: client.CustomObjectsApi) -> None:
     created = custom.create_cluster_custom_object("fip.io", "v1", "subnets", subnet("h-default"))
@@ -241,7 +245,12 @@ def test_subnet_schema_default(custom: client.CustomObjectsApi) -> None:
 def test_subnet_schema_validation(custom: client.CustomObjectsApi) -> None:
     bad = [
         subnet("h-v1", vlan=5000),  # maximum 4094
-        {"apiVersion": "fip.io/v1", "kind": "Subnet", "metadata": {"name": "h-v3"}, "spec": {"cidr": "10.0.0.0/8"}},
+        {
+            "apiVersion": "fip.io/v1",
+            "kind": "Subnet",
+            "metadata": {"name": "h-v3"},
+            "spec": {"cidr": "10.0.0.0/8"},
+        },
         subnet("h-v4", ranges="10.0.1.1"),  # type: array
     ]
     for body in bad:
@@ -290,14 +299,24 @@ def test_subnet_unknown_fields_pruned(custom: client.CustomObjectsApi) -> None:
 def test_pool_label_selector_and_json_patch(custom: client.CustomObjectsApi) -> None:
     for name, team in (("h-p1", "db"), ("h-p2", "web")):
         custom.create_cluster_custom_object(
-            "fip.io", "v1", "pools",
-            {"apiVersion": "fip.io/v1", "kind": "Pool", "metadata": {"name": name, "labels": {"team": team}},
-             "spec": {"subnet": "dc1-a", "size": 4, "namespaces": ["db"]}},
+            "fip.io",
+            "v1",
+            "pools",
+            {
+                "apiVersion": "fip.io/v1",
+                "kind": "Pool",
+                "metadata": {"name": name, "labels": {"team": team}},
+                "spec": {"subnet": "dc1-a", "size": 4, "namespaces": ["db"]},
+            },
         )
     got = custom.list_cluster_custom_object("fip.io", "v1", "pools", label_selector="team=db")
     assert [i["metadata"]["name"] for i in got["items"]] == ["h-p1"]
     out = custom.patch_cluster_custom_object(
-        "fip.io", "v1", "pools", "h-p1", [{"op": "replace", "path": "/spec/size", "value": 8}],
+        "fip.io",
+        "v1",
+        "pools",
+        "h-p1",
+        [{"op": "replace", "path": "/spec/size", "value": 8}],
         _content_type="application/json-patch+json",
     )
     assert out["spec"]["size"] == 8
@@ -307,15 +326,46 @@ def test_pool_label_selector_and_json_patch(custom: client.CustomObjectsApi) -> 
 
 def test_strategic_merge_patch_on_custom_resource_is_415(custom: client.CustomObjectsApi) -> None:
     custom.create_cluster_custom_object(
-        "fip.io", "v1", "pools",
-        {"apiVersion": "fip.io/v1", "kind": "Pool", "metadata": {"name": "h-smp"}, "spec": {"subnet": "a", "size": 1}},
+        "fip.io",
+        "v1",
+        "pools",
+        {
+            "apiVersion": "fip.io/v1",
+            "kind": "Pool",
+            "metadata": {"name": "h-smp"},
+            "spec": {"subnet": "a", "size": 1},
+        },
     )
     with pytest.raises(ApiException) as err:
         custom.patch_cluster_custom_object(
-            "fip.io", "v1", "pools", "h-smp", {"spec": {"size": 2}},
+            "fip.io",
+            "v1",
+            "pools",
+            "h-smp",
+            {"spec": {"size": 2}},
             _content_type="application/strategic-merge-patch+json",
         )
     assert err.value.status == 415
+
+
+def test_custom_object_field_selector_by_name(custom: client.CustomObjectsApi) -> None:
+    for name in ("h-fs1", "h-fs2"):
+        custom.create_cluster_custom_object(
+            "fip.io",
+            "v1",
+            "pools",
+            {
+                "apiVersion": "fip.io/v1",
+                "kind": "Pool",
+                "metadata": {"name": name},
+                "spec": {"subnet": "a", "size": 1},
+            },
+        )
+    got = custom.list_cluster_custom_object("fip.io", "v1", "pools", field_selector="metadata.name=h-fs2")
+    assert [i["metadata"]["name"] for i in got["items"]] == ["h-fs2"]
+    with pytest.raises(ApiException) as err:
+        custom.list_cluster_custom_object("fip.io", "v1", "pools", field_selector="spec.size=1")
+    assert err.value.status == 400  # CRDs without selectableFields support metadata.name/namespace only
 
 
 def test_cluster_scoped_crd_has_no_namespaced_path(custom: client.CustomObjectsApi, ns: str) -> None:
@@ -352,7 +402,12 @@ def test_tapp_crud_scale_and_status(custom: client.CustomObjectsApi, ns: str) ->
     created = custom.create_namespaced_custom_object(g, v, ns, p, tapp("t", 3))
     assert created["metadata"]["namespace"] == ns and created["spec"]["statuses"] == {"1": "Killed"}
     custom.patch_namespaced_custom_object_status(
-        g, v, ns, p, "t", {"status": {"replicas": 3, "scaleLabelSelector": "app=t", "statuses": {"0": "Running"}}}
+        g,
+        v,
+        ns,
+        p,
+        "t",
+        {"status": {"replicas": 3, "scaleLabelSelector": "app=t", "statuses": {"0": "Running"}}},
     )
     scale = custom.get_namespaced_custom_object_scale(g, v, ns, p, "t")
     assert scale["kind"] == "Scale" and scale["apiVersion"] == "autoscaling/v1"
@@ -361,7 +416,9 @@ def test_tapp_crud_scale_and_status(custom: client.CustomObjectsApi, ns: str) ->
     out = custom.patch_namespaced_custom_object_scale(g, v, ns, p, "t", {"spec": {"replicas": 1}})
     assert out["spec"]["replicas"] == 1
     assert custom.get_namespaced_custom_object(g, v, ns, p, "t")["spec"]["replicas"] == 1
-    assert [i["metadata"]["name"] for i in custom.list_namespaced_custom_object(g, v, ns, p)["items"]] == ["t"]
+    assert [i["metadata"]["name"] for i in custom.list_namespaced_custom_object(g, v, ns, p)["items"]] == [
+        "t"
+    ]
     everywhere = custom.list_cluster_custom_object(g, v, p)
     assert (ns, "t") in [(i["metadata"]["namespace"], i["metadata"]["name"]) for i in everywhere["items"]]
     custom.delete_namespaced_custom_object(g, v, ns, p, "t")
@@ -397,7 +454,9 @@ def test_endpointslices(api_client: client.ApiClient, ns: str) -> None:
 def test_endpointslice_requires_address_type(api_client: client.ApiClient, ns: str) -> None:
     disc = client.DiscoveryV1Api(api_client)
     with pytest.raises(ApiException) as err:
-        disc.create_namespaced_endpoint_slice(ns, {"metadata": {"name": "bad"}, "endpoints": []}, _preload_content=False)
+        disc.create_namespaced_endpoint_slice(
+            ns, {"metadata": {"name": "bad"}, "endpoints": []}, _preload_content=False
+        )
     assert err.value.status == 422
 
 
@@ -407,9 +466,13 @@ def test_leases(api_client: client.ApiClient, ns: str) -> None:
         ns,
         {
             "metadata": {"name": "fip-controllers"},
-            "spec": {"holderIdentity": "a", "leaseDurationSeconds": 15,
-                     "acquireTime": "2026-01-01T00:00:00.000000Z", "renewTime": "2026-01-01T00:00:00.000000Z",
-                     "leaseTransitions": 0},
+            "spec": {
+                "holderIdentity": "a",
+                "leaseDurationSeconds": 15,
+                "acquireTime": "2026-01-01T00:00:00.000000Z",
+                "renewTime": "2026-01-01T00:00:00.000000Z",
+                "leaseTransitions": 0,
+            },
         },
     )
     assert lease.spec.holder_identity == "a"
@@ -439,8 +502,12 @@ def test_leader_election_configmap_lock(kubeconfig: pathlib.Path, core: client.C
     identity = f"cand-{uuid.uuid4().hex[:6]}"
     lock = _StoppableLock("fip-leader", ns, identity)
     cfg = electionconfig.Config(
-        lock, lease_duration=3, renew_deadline=2, retry_period=1,
-        onstarted_leading=started.set, onstopped_leading=stopped.set,
+        lock,
+        lease_duration=3,
+        renew_deadline=2,
+        retry_period=1,
+        onstarted_leading=started.set,
+        onstopped_leading=stopped.set,
     )
     worker = threading.Thread(target=leaderelection.LeaderElection(cfg).run, daemon=True)
     worker.start()

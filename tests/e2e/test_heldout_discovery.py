@@ -1,3 +1,4 @@
+# ruff: noqa: F811  (fixtures imported from heldout_server are re-bound as test parameters)
 """Held-out-style checks of discovery (version, /api, /apis, resource lists, CRDs through
 apiextensions.k8s.io) and of `kubernetes.dynamic.DynamicClient`, which is driven entirely by
 discovery, against a standalone `fip-lab apiserver` through the official client only.
@@ -14,15 +15,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from heldout_server import (  # noqa: F401
-    api_client,
-    core,
-    custom,
-    kubeconfig,
-    ns,
-    pod_body,
-    status_body,
-)
+from heldout_server import api_client, core, custom, kubeconfig, ns, pod_body, status_body  # noqa: F401
 from kubernetes import client, dynamic, watch
 from kubernetes.client.rest import ApiException
 
@@ -30,7 +23,9 @@ pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture(scope="module")
-def dyn(api_client: client.ApiClient, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dynamic.DynamicClient]:
+def dyn(
+    api_client: client.ApiClient, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[dynamic.DynamicClient]:
     cache = tmp_path_factory.mktemp("dyn") / "discovery.json"
     yield dynamic.DynamicClient(api_client, cache_file=str(cache))
 
@@ -55,8 +50,14 @@ def test_core_api_versions(api_client: client.ApiClient) -> None:
 
 def test_api_groups(api_client: client.ApiClient) -> None:
     groups = {g.name: g for g in client.ApisApi(api_client).get_api_versions().groups}
-    for name in ("apps", "coordination.k8s.io", "discovery.k8s.io", "fip.io", "apps.tkestack.io",
-                 "apiextensions.k8s.io"):
+    for name in (
+        "apps",
+        "coordination.k8s.io",
+        "discovery.k8s.io",
+        "fip.io",
+        "apps.tkestack.io",
+        "apiextensions.k8s.io",
+    ):
         assert name in groups, name
     assert groups["apps"].preferred_version.group_version == "apps/v1"
     assert [v.group_version for v in groups["fip.io"].versions] == ["fip.io/v1"]
@@ -75,7 +76,16 @@ def test_standard_groups_listed(api_client: client.ApiClient) -> None:
 def test_core_resource_list(api_client: client.ApiClient) -> None:
     res = {r.name: r for r in client.CoreV1Api(api_client).get_api_resources().resources}
     assert res["pods"].kind == "Pod" and res["pods"].namespaced and res["pods"].singular_name == "pod"
-    assert set(res["pods"].verbs) >= {"create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"}
+    assert set(res["pods"].verbs) >= {
+        "create",
+        "delete",
+        "deletecollection",
+        "get",
+        "list",
+        "patch",
+        "update",
+        "watch",
+    }
     assert res["pods"].short_names == ["po"]
     assert res["nodes"].namespaced is False
     assert "pods/status" in res and "pods/binding" in res
@@ -90,7 +100,10 @@ def test_apps_scale_subresource_is_listed(api_client: client.ApiClient) -> None:
 
 def test_crd_resource_list(api_client: client.ApiClient) -> None:
     rl = api_client.call_api(
-        "/apis/fip.io/v1", "GET", auth_settings=["BearerToken"], response_types_map={200: "V1APIResourceList"},
+        "/apis/fip.io/v1",
+        "GET",
+        auth_settings=["BearerToken"],
+        response_types_map={200: "V1APIResourceList"},
         _return_http_data_only=True,
     )
     res = {r.name: r for r in rl.resources}
@@ -106,7 +119,10 @@ def test_crd_resource_list(api_client: client.ApiClient) -> None:
 )
 def test_crd_categories_in_discovery(api_client: client.ApiClient) -> None:
     rl = api_client.call_api(
-        "/apis/fip.io/v1", "GET", auth_settings=["BearerToken"], response_types_map={200: "V1APIResourceList"},
+        "/apis/fip.io/v1",
+        "GET",
+        auth_settings=["BearerToken"],
+        response_types_map={200: "V1APIResourceList"},
         _return_http_data_only=True,
     )
     res = {r.name: r for r in rl.resources}
@@ -116,7 +132,8 @@ def test_crd_categories_in_discovery(api_client: client.ApiClient) -> None:
 @pytest.mark.xfail(
     strict=True,
     reason="lab apiserver: apps.tkestack.io/v1 tapps is served but no CustomResourceDefinition "
-    "tapps.apps.tkestack.io is listed by apiextensions.k8s.io/v1 (on a real server a served CR implies its CRD)",
+    "tapps.apps.tkestack.io is listed by apiextensions.k8s.io/v1 "
+    "(on a real server a served CR implies its CRD)",
 )
 def test_crds_are_listed_by_apiextensions(api_client: client.ApiClient) -> None:
     ext = client.ApiextensionsV1Api(api_client)
@@ -127,7 +144,9 @@ def test_crds_are_listed_by_apiextensions(api_client: client.ApiClient) -> None:
     assert {"subnets.fip.io", "pools.fip.io", "tapps.apps.tkestack.io"} <= set(names)
 
 
-def test_create_crd_at_runtime(api_client: client.ApiClient, custom: client.CustomObjectsApi, ns: str) -> None:
+def test_create_crd_at_runtime(
+    api_client: client.ApiClient, custom: client.CustomObjectsApi, ns: str
+) -> None:
     ext = client.ApiextensionsV1Api(api_client)
     ext.create_custom_resource_definition(
         {
@@ -137,15 +156,33 @@ def test_create_crd_at_runtime(api_client: client.ApiClient, custom: client.Cust
             "spec": {
                 "group": "example.com",
                 "scope": "Namespaced",
-                "names": {"plural": "widgets", "singular": "widget", "kind": "Widget", "listKind": "WidgetList"},
-                "versions": [{"name": "v1", "served": True, "storage": True,
-                              "schema": {"openAPIV3Schema": {"type": "object",
-                                                             "x-kubernetes-preserve-unknown-fields": True}}}],
+                "names": {
+                    "plural": "widgets",
+                    "singular": "widget",
+                    "kind": "Widget",
+                    "listKind": "WidgetList",
+                },
+                "versions": [
+                    {
+                        "name": "v1",
+                        "served": True,
+                        "storage": True,
+                        "schema": {
+                            "openAPIV3Schema": {
+                                "type": "object",
+                                "x-kubernetes-preserve-unknown-fields": True,
+                            }
+                        },
+                    }
+                ],
             },
         }
     )
     w = custom.create_namespaced_custom_object(
-        "example.com", "v1", ns, "widgets",
+        "example.com",
+        "v1",
+        ns,
+        "widgets",
         {"apiVersion": "example.com/v1", "kind": "Widget", "metadata": {"name": "w"}, "spec": {"a": 1}},
     )
     assert w["spec"] == {"a": 1}
@@ -164,7 +201,9 @@ def test_dynamic_pod_crud(dyn: dynamic.DynamicClient, ns: str) -> None:
     listed = pods.get(namespace=ns, label_selector="d=1")
     assert [i.metadata.name for i in listed.items] == ["dp"]
     patched = pods.patch(
-        name="dp", namespace=ns, body={"metadata": {"labels": {"e": "2"}}},
+        name="dp",
+        namespace=ns,
+        body={"metadata": {"labels": {"e": "2"}}},
         content_type="application/merge-patch+json",
     )
     assert patched.to_dict()["metadata"]["labels"] == {"d": "1", "e": "2"}
@@ -177,15 +216,23 @@ def test_dynamic_status_and_scale_subresources(dyn: dynamic.DynamicClient, ns: s
     pods = dyn.resources.get(api_version="v1", kind="Pod")
     pods.create(body=pod_body("ds", node="n1"), namespace=ns)
     st = pods.status.patch(
-        name="ds", namespace=ns, body={"status": {"phase": "Running"}}, content_type="application/merge-patch+json"
+        name="ds",
+        namespace=ns,
+        body={"status": {"phase": "Running"}},
+        content_type="application/merge-patch+json",
     )
     assert st.status.phase == "Running"
     deps = dyn.resources.get(api_version="apps/v1", kind="Deployment")
     deps.create(
         namespace=ns,
-        body={"metadata": {"name": "dd"}, "spec": {"replicas": 1, "selector": {"matchLabels": {"a": "b"}},
-                                                   "template": {"metadata": {"labels": {"a": "b"}},
-                                                                "spec": pod_body("x")["spec"]}}},
+        body={
+            "metadata": {"name": "dd"},
+            "spec": {
+                "replicas": 1,
+                "selector": {"matchLabels": {"a": "b"}},
+                "template": {"metadata": {"labels": {"a": "b"}}, "spec": pod_body("x")["spec"]},
+            },
+        },
     )
     scale = deps.subresources["scale"]
     out = scale.patch(
@@ -198,8 +245,12 @@ def test_dynamic_status_and_scale_subresources(dyn: dynamic.DynamicClient, ns: s
 def test_dynamic_custom_resources(dyn: dynamic.DynamicClient) -> None:
     subnets = dyn.resources.get(api_version="fip.io/v1", kind="Subnet")
     assert subnets.namespaced is False
-    body = {"apiVersion": "fip.io/v1", "kind": "Subnet", "metadata": {"name": "h-dyn"},
-            "spec": {"cidr": "10.9.0.0/24", "gateway": "10.9.0.1", "nodeCIDRs": ["192.168.9.0/24"]}}
+    body = {
+        "apiVersion": "fip.io/v1",
+        "kind": "Subnet",
+        "metadata": {"name": "h-dyn"},
+        "spec": {"cidr": "10.9.0.0/24", "gateway": "10.9.0.1", "nodeCIDRs": ["192.168.9.0/24"]},
+    }
     subnets.create(body=body)
     st = subnets.status.patch(
         name="h-dyn", body={"status": {"total": 253}}, content_type="application/merge-patch+json"

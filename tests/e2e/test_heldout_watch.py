@@ -1,3 +1,4 @@
+# ruff: noqa: F811  (fixtures imported from heldout_server are re-bound as test parameters)
 """Held-out-style checks of watch semantics with `kubernetes.watch.Watch` and the client's
 `SharedInformer` against a standalone `fip-lab apiserver`: synthetic ADDED for unset/"0"
 resourceVersion, exact resume, bookmarks, timeoutSeconds, 410 Expired, selector transitions
@@ -18,15 +19,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from heldout_server import (  # noqa: F401
-    api_client,
-    core,
-    custom,
-    eventually,
-    kubeconfig,
-    ns,
-    pod_body,
-)
+from heldout_server import api_client, core, custom, eventually, kubeconfig, ns, pod_body  # noqa: F401
 from kubernetes import client, watch
 from kubernetes.client.rest import ApiException
 from kubernetes.informer import informer
@@ -34,7 +27,9 @@ from kubernetes.informer import informer
 pytestmark = pytest.mark.e2e
 
 
-def collect(fn: Callable[..., Any], *args: Any, count: int, timeout: int = 3, **kw: Any) -> list[dict[str, Any]]:
+def collect(
+    fn: Callable[..., Any], *args: Any, count: int, timeout: int = 3, **kw: Any
+) -> list[dict[str, Any]]:
     """Events from one watch, stopping after `count` non-BOOKMARK events or at the server timeout."""
     w = watch.Watch()
     events: list[dict[str, Any]] = []
@@ -102,7 +97,9 @@ def test_watch_resume_from_object_rv(core: client.CoreV1Api, ns: str) -> None:
 def test_watch_timeout_ends_stream_cleanly(core: client.CoreV1Api, ns: str) -> None:
     rv = core.list_namespaced_config_map(ns).metadata.resource_version
     start = time.monotonic()
-    events = list(watch.Watch().stream(core.list_namespaced_config_map, ns, resource_version=rv, timeout_seconds=2))
+    events = list(
+        watch.Watch().stream(core.list_namespaced_config_map, ns, resource_version=rv, timeout_seconds=2)
+    )
     elapsed = time.monotonic() - start
     assert summary(events) == []
     assert 1.5 <= elapsed <= 4.0
@@ -113,7 +110,11 @@ def test_watch_bookmarks(core: client.CoreV1Api, ns: str) -> None:
     rv = core.list_namespaced_config_map(ns).metadata.resource_version
     events = list(
         watch.Watch().stream(
-            core.list_namespaced_config_map, ns, resource_version=rv, allow_watch_bookmarks=True, timeout_seconds=3
+            core.list_namespaced_config_map,
+            ns,
+            resource_version=rv,
+            allow_watch_bookmarks=True,
+            timeout_seconds=3,
         )
     )
     bookmarks = [e for e in events if e["type"] == "BOOKMARK"]
@@ -123,9 +124,31 @@ def test_watch_bookmarks(core: client.CoreV1Api, ns: str) -> None:
     assert int(obj["metadata"]["resourceVersion"]) >= int(rv)
 
 
+def test_watch_list_initial_events_end_bookmark(core: client.CoreV1Api, ns: str) -> None:
+    core.create_namespaced_config_map(ns, {"metadata": {"name": "wl"}})
+    w = watch.Watch()
+    events = []
+    for ev in w.stream(
+        core.list_namespaced_config_map,
+        ns,
+        send_initial_events=True,
+        resource_version_match="NotOlderThan",
+        allow_watch_bookmarks=True,
+        timeout_seconds=3,
+    ):
+        events.append(ev)
+        if ev["type"] == "BOOKMARK":
+            w.stop()
+    assert [e["type"] for e in events] == ["ADDED", "BOOKMARK"]
+    annotations = events[1]["raw_object"]["metadata"].get("annotations", {})
+    assert annotations == {"k8s.io/initial-events-end": "true"}
+
+
 def test_no_bookmarks_unless_asked(core: client.CoreV1Api, ns: str) -> None:
     rv = core.list_namespaced_config_map(ns).metadata.resource_version
-    events = list(watch.Watch().stream(core.list_namespaced_config_map, ns, resource_version=rv, timeout_seconds=2))
+    events = list(
+        watch.Watch().stream(core.list_namespaced_config_map, ns, resource_version=rv, timeout_seconds=2)
+    )
     assert [e for e in events if e["type"] == "BOOKMARK"] == []
 
 
@@ -138,7 +161,9 @@ def test_watch_very_old_rv_is_410_expired(core: client.CoreV1Api, ns: str) -> No
     assert "Expired" in str(err.value.reason)
 
 
-def test_410_is_an_error_event_in_a_200_stream(api_client: client.ApiClient, core: client.CoreV1Api, ns: str) -> None:
+def test_410_is_an_error_event_in_a_200_stream(
+    api_client: client.ApiClient, core: client.CoreV1Api, ns: str
+) -> None:
     resp = core.list_namespaced_config_map(
         ns, watch=True, resource_version="1", timeout_seconds=2, _preload_content=False
     )
@@ -167,7 +192,9 @@ def test_label_selector_transitions(core: client.CoreV1Api, ns: str) -> None:
     core.patch_namespaced_config_map("sel", ns, {"metadata": {"labels": {"team": "b"}}})  # stops matching
     core.patch_namespaced_config_map("sel", ns, {"data": {"x": "1"}})  # invisible
     core.patch_namespaced_config_map("sel", ns, {"metadata": {"labels": {"team": "a"}}})  # matches again
-    events = collect(core.list_namespaced_config_map, ns, count=2, resource_version=rv, label_selector="team=a")
+    events = collect(
+        core.list_namespaced_config_map, ns, count=2, resource_version=rv, label_selector="team=a"
+    )
     assert summary(events) == [("DELETED", "sel"), ("ADDED", "sel")]
     deleted = events[0]["raw_object"]
     assert deleted["metadata"]["labels"] == {"team": "a"}  # the previous object ...
@@ -181,9 +208,13 @@ def test_field_selector_unscheduled_pods_see_delete_on_bind(core: client.CoreV1A
     core.create_namespaced_pod_binding(
         "q", ns, {"metadata": {"name": "q"}, "target": {"kind": "Node", "name": "n1"}}, _preload_content=False
     )
-    events = collect(core.list_namespaced_pod, ns, count=1, resource_version=rv, field_selector="spec.nodeName=")
+    events = collect(
+        core.list_namespaced_pod, ns, count=1, resource_version=rv, field_selector="spec.nodeName="
+    )
     assert summary(events) == [("DELETED", "q")]
-    on_node = collect(core.list_namespaced_pod, ns, count=1, resource_version=rv, field_selector="spec.nodeName=n1")
+    on_node = collect(
+        core.list_namespaced_pod, ns, count=1, resource_version=rv, field_selector="spec.nodeName=n1"
+    )
     assert summary(on_node) == [("ADDED", "q")]
     assert on_node[0]["object"].spec.node_name == "n1"
 
@@ -208,9 +239,16 @@ def test_watch_single_object_by_name(core: client.CoreV1Api, ns: str) -> None:
 def test_watch_custom_objects(custom: client.CustomObjectsApi) -> None:
     listed = custom.list_cluster_custom_object("fip.io", "v1", "pools")
     rv = listed["metadata"]["resourceVersion"]
-    body = {"apiVersion": "fip.io/v1", "kind": "Pool", "metadata": {"name": "h-watch"}, "spec": {"subnet": "a", "size": 1}}
+    body = {
+        "apiVersion": "fip.io/v1",
+        "kind": "Pool",
+        "metadata": {"name": "h-watch"},
+        "spec": {"subnet": "a", "size": 1},
+    }
     custom.create_cluster_custom_object("fip.io", "v1", "pools", body)
-    custom.patch_cluster_custom_object_status("fip.io", "v1", "pools", "h-watch", {"status": {"allocated": 1}})
+    custom.patch_cluster_custom_object_status(
+        "fip.io", "v1", "pools", "h-watch", {"status": {"allocated": 1}}
+    )
     custom.delete_cluster_custom_object("fip.io", "v1", "pools", "h-watch")
     events = collect(custom.list_cluster_custom_object, "fip.io", "v1", "pools", count=3, resource_version=rv)
     assert summary(events) == [("ADDED", "h-watch"), ("MODIFIED", "h-watch"), ("DELETED", "h-watch")]
@@ -223,7 +261,13 @@ def test_watch_reconnects_after_bookmark_with_its_rv(core: client.CoreV1Api, ns:
     rv = core.list_namespaced_config_map(ns).metadata.resource_version
     core.create_namespaced_config_map(ns, {"metadata": {"name": "r1"}})
     w = watch.Watch()
-    for _ in w.stream(core.list_namespaced_config_map, ns, resource_version=rv, allow_watch_bookmarks=True, timeout_seconds=2):
+    for _ in w.stream(
+        core.list_namespaced_config_map,
+        ns,
+        resource_version=rv,
+        allow_watch_bookmarks=True,
+        timeout_seconds=2,
+    ):
         pass
     assert int(w.resource_version) > int(rv)
     core.create_namespaced_config_map(ns, {"metadata": {"name": "r2"}})

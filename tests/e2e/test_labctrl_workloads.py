@@ -368,3 +368,71 @@ def test_endpointslices_follow_ready_pods(client: KubeClient, kubelet: FakeKubel
 
     client.delete(SERVICES, "web", NS)
     wait_for(lambda: client.list(ENDPOINTSLICES, NS)["items"] == [])
+
+
+def test_recreate_deployment_removes_old_pods_before_new_ones(
+    client: KubeClient, kubelet: FakeKubelet, manager: Manager
+) -> None:
+    deploy = {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": "job", "namespace": NS},
+        "spec": {
+            "replicas": 2,
+            "strategy": {"type": "Recreate"},
+            "selector": {"matchLabels": {"app": "job"}},
+            "template": template("job:1", app="job"),
+        },
+    }
+    client.create(DEPLOYMENTS, deploy)
+    wait_for(lambda: len(pods(client, "app=job")) == 2)
+    images: list[set[str]] = []
+    watcher = Informer(client, PODS, NS, label_selector="app=job")
+    watcher.add_handler(
+        lambda _k, _p, _o: images.append({p["spec"]["containers"][0]["image"] for p in watcher.items()})
+    )
+    watcher.start()
+    try:
+        watcher.synced.wait(5)
+        client.patch(DEPLOYMENTS, "job", {"spec": {"template": template("job:2", app="job")}}, NS)
+        wait_for(lambda: {p["spec"]["containers"][0]["image"] for p in pods(client, "app=job")} == {"job:2"})
+        wait_for(lambda: len(pods(client, "app=job")) == 2)
+    finally:
+        watcher.stop()
+    assert {"job:1", "job:2"} not in images  # never both at once
+
+
+def test_statefulset_template_change_replaces_pods_highest_ordinal_first(
+    client: KubeClient, kubelet: FakeKubelet, manager: Manager
+) -> None:
+    sts = {
+        "apiVersion": "apps/v1",
+        "kind": "StatefulSet",
+        "metadata": {"name": "kv", "namespace": NS},
+        "spec": {
+            "replicas": 3,
+            "selector": {"matchLabels": {"app": "kv"}},
+            "template": template("kv:1", app="kv"),
+        },
+    }
+    client.create(STATEFULSETS, sts)
+    wait_for(lambda: len([p for p in pods(client, "app=kv") if p["status"].get("phase") == "Running"]) == 3)
+    before = {p["metadata"]["name"]: p["metadata"]["uid"] for p in pods(client, "app=kv")}
+    deleted: list[str] = []
+    watcher = Informer(client, PODS, NS, label_selector="app=kv")
+    watcher.add_handler(lambda kind, pod, _old: kind == "DELETED" and deleted.append(pod["metadata"]["name"]))
+    watcher.start()
+    try:
+        watcher.synced.wait(5)
+        client.patch(STATEFULSETS, "kv", {"spec": {"template": template("kv:2", app="kv")}}, NS)
+        wait_for(
+            lambda: (
+                sorted(p["spec"]["containers"][0]["image"] for p in pods(client, "app=kv")) == ["kv:2"] * 3
+            ),
+            timeout=15,
+        )
+    finally:
+        watcher.stop()
+    assert deleted == ["kv-2", "kv-1", "kv-0"]
+    after = {p["metadata"]["name"]: p["metadata"]["uid"] for p in pods(client, "app=kv")}
+    assert set(after) == set(before) and not set(after.values()) & set(before.values())

@@ -48,11 +48,11 @@ SUBNETS = [
 
 
 class Fipd:
-    def __init__(self, root: Path, kubeconfig: Path, node_netns: str) -> None:
+    def __init__(self, root: Path, kubeconfig: Path, node_netns: str, mode: str) -> None:
         self.root = root
         self.socket = root / "run" / "fipd.sock"
         self.argv = [
-            str(FIPD), "--kubeconfig", str(kubeconfig), "--node", "n1", "--mode", "bridge",
+            str(FIPD), "--kubeconfig", str(kubeconfig), "--node", "n1", "--mode", mode,
             "--parent", "eth1",
             "--host-netns", node_netns, "--socket", str(self.socket), "--state-dir", str(root / "state"),
             "--service-cidr", "10.96.0.0/12", "--annotation-timeout", "1", "--garp-count", "1",
@@ -137,11 +137,12 @@ class Lab:
             return sorted(lk.name for lk in nl.links())
 
 
-@pytest.fixture(scope="module")
-def lab() -> Iterator[Lab]:
+@pytest.fixture(scope="module", params=["bridge", "macvlan"])
+def lab(request: pytest.FixtureRequest) -> Iterator[Lab]:
+    mode = request.param
     root = Path(f"/tmp/fiptest-fipd-{uuid.uuid4().hex[:6]}")
     root.mkdir()
-    gen = iter(single_node("bridge", str(root / "sys")))
+    gen = iter(single_node(mode, str(root / "sys")))
     env = next(gen)
     api = APIServer(port=0).start()
     fipd: Fipd | None = None
@@ -155,7 +156,7 @@ def lab() -> Iterator[Lab]:
                 {"apiVersion": "fip.io/v1", "kind": "Subnet", "metadata": {"name": name}, "spec": spec},
             )
         write_sysctl(env.net.hosts["lh0"].netns, "net.ipv4.conf.eth0.arp_accept", "1")
-        fipd = Fipd(root, kubeconfig, env.node.netns)
+        fipd = Fipd(root, kubeconfig, env.node.netns, mode)
         fipd.start()
         yield Lab(env, api, fipd, install_plugin(root / "bin"), root)
     finally:
@@ -292,10 +293,30 @@ def test_pod_without_fip_resource_fails_fast(lab: Lab) -> None:
     ],
 )
 def test_bad_invocations(lab: Lab, over: dict[str, str], stdin: str | None, code: int) -> None:
-    uid = lab.pod(f"bad-{code}-{len(lab.api.storage.list('pods'))}", {"ip": "10.0.1.60"})
-    pod = lab.net.add_netns(f"bad{len(lab.api.storage.list('pods'))}")
-    over.setdefault("CNI_NETNS", ns_path(pod))
-    rc, err = lab.cni("ADD", "x", uid, over.pop("CNI_NETNS"), stdin=stdin, **over)
+    over = dict(over)  # the parameter dict is shared by both modes' runs
+    name = f"bad{len(lab.api.storage.list('pods'))}"
+    uid = lab.pod(name, {"ip": "10.0.1.60"})
+    pod = lab.net.add_netns(name)
+    rc, err = lab.cni("ADD", name, uid, over.pop("CNI_NETNS", ns_path(pod)), stdin=stdin, **over)
     assert rc == 1 and err["code"] == code, err
     assert err["msg"]
     assert lab.links(pod) == ["lo"]
+
+
+def test_parallel_adds_and_dels(lab: Lab) -> None:
+    """The kubelet starts sandboxes in parallel: fipd serves them concurrently."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    pods = [
+        (f"par{i}", lab.pod(f"par{i}", {"ip": f"10.0.1.{100 + i}"}), lab.net.add_netns(f"par{i}"))
+        for i in range(8)
+    ]
+    with ThreadPoolExecutor(8) as pool:
+        adds = list(pool.map(lambda p: lab.cni("ADD", p[0], p[1], ns_path(p[2])), pods))
+    assert [code for code, _ in adds] == [0] * 8, adds
+    for i, (_, _, ns) in enumerate(pods):
+        assert lab.net.ping(ns, f"10.0.1.{100 + (i + 1) % 8}")
+    with ThreadPoolExecutor(8) as pool:
+        dels = list(pool.map(lambda p: lab.cni("DEL", p[0], p[1], ns_path(p[2])), pods))
+    assert dels == [(0, None)] * 8
+    assert all(lab.links(ns) == ["lo"] for _, _, ns in pods)

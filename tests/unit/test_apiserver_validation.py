@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from lab.apiserver import validation
+from lab.apiserver import schema, validation
 from lab.apiserver.resources import BUILTIN, Registry, from_crd
 from lab.apiserver.status import APIError
 
@@ -72,6 +72,14 @@ def test_unknown_fields_builtin() -> None:
     )
 
 
+def test_unknown_fields_per_group() -> None:
+    eps = {"addressType": "IPv4", "endpoints": [], "ports": [], "spec": {}}
+    assert validation.unknown_fields(REG.lookup("endpointslices"), eps) == ["spec"]
+    assert validation.unknown_fields(REG.lookup("controllerrevisions"), {"data": {}, "revision": 1}) == []
+    v1_event = {"note": "n", "regarding": {}, "message": "a core/v1 field"}
+    assert validation.unknown_fields(REG.lookup("events.events.k8s.io"), v1_event) == ["message"]
+
+
 def test_pod_update_immutability() -> None:
     old = {"metadata": {"name": "p"}, "spec": {"containers": [{"name": "c", "image": "a"}], "nodeName": "n1"}}
     validation.check_pod_update(
@@ -131,7 +139,7 @@ def test_crd_schema_validation_and_pruning() -> None:
     }
     validation.validate(rt, obj)
     assert obj == {"metadata": {"name": "t"}, "spec": {"size": 3, "free": {"any": 1}}}
-    assert validation.schema_unknown({"spec": {"size": 1, "x": 1}, "y": 1}, rt.schema or {}) == [
+    assert schema.unknown({"spec": {"size": 1, "x": 1}, "y": 1}, rt.schema or {}) == [
         ".spec.x",
         ".y",
     ]

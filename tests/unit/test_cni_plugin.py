@@ -12,6 +12,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from fipd import cni
 from fipd.install import conflist, install_plugin, render_plugin
@@ -204,3 +206,35 @@ def test_install_cni_command(tmp_path: Path) -> None:
     conf = json.loads((tmp_path / "net.d" / "10-fip.conflist").read_text())
     assert conf["plugins"][0]["socket"] == "/run/x.sock"
     assert sorted(p.name for p in (tmp_path / "bin").iterdir()) == ["fip-cni"]  # no temp files left
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    command=st.sampled_from(["ADD", "DEL", "CHECK", "VERSION", "", "GC"]),
+    stdin=st.one_of(
+        st.binary(max_size=200),
+        st.fixed_dictionaries(
+            {
+                "cniVersion": st.sampled_from(["1.0.0", "0.4.0", "0.3.1", "2.0", ""]),
+                # never the default socket: a fipd running on this machine must not get fuzz
+                "socket": st.sampled_from(["/tmp/fiptest-no-such-dir/fipd.sock", "relative", ""]),
+            },
+            optional={
+                "name": st.sampled_from(["fip", "", "a/b"]),
+                "type": st.sampled_from(["fip-cni", "../x"]),
+            },
+        ).map(lambda d: json.dumps(d).encode()),
+    ),
+    cid=st.text(max_size=12),
+)
+def test_fuzz_plugin_always_answers_cni_json(command: str, stdin: bytes, cid: str) -> None:
+    e = env(command)
+    e["CNI_CONTAINERID"] = cid
+    code, out = cni.run(e, stdin)
+    if code == 0:
+        assert command in ("VERSION", "DEL") or out is not None
+        return
+    assert code == 1
+    assert isinstance(out, dict)
+    assert set(out) == {"cniVersion", "code", "msg", "details"}
+    assert out["code"] in (1, 3, 4, 5, 6, 7, 11)

@@ -108,6 +108,13 @@ def test_bad_environment_codes(over: dict[str, str], code: int, text: str) -> No
     assert text in str(info.value)
 
 
+def test_cni_args_tolerate_empty_segments_and_equals_in_values() -> None:
+    req = parse_request(
+        env(CNI_ARGS="K8S_POD_NAMESPACE=default;;K8S_POD_NAME=web-0;X=a=b;"), json.dumps(CONF)
+    )
+    assert req.args == {"K8S_POD_NAMESPACE": "default", "K8S_POD_NAME": "web-0", "X": "a=b"}
+
+
 def test_del_needs_no_netns_nor_pod() -> None:
     req = parse_request(env(CNI_COMMAND="DEL", CNI_NETNS="<unset>", CNI_ARGS="<unset>"), json.dumps(CONF))
     assert req.netns == ""

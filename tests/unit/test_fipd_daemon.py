@@ -319,3 +319,17 @@ def test_requests_are_counted_by_outcome(world: World) -> None:
     world.call("ADD", "{")
     assert count("ok") == ok + 1
     assert count("error 6") == bad + 1
+
+
+def test_new_sandbox_of_the_same_pod_takes_the_ip_over(world: World, tmp_path: Path) -> None:
+    """A replaced sandbox whose DEL never reached fipd must not keep the pod's IP plugged."""
+    world.call("ADD")
+    second = tmp_path / "netns-web-2"
+    second.write_text("")
+    reply = world.daemon.handle(world.env("ADD", cid="new1", CNI_NETNS=str(second)), CONF)
+    assert "result" in reply
+    assert set(world.driver.plugged) == {"new1"}
+    assert [s.container_id for s in world.daemon.states.all()] == ["new1"]
+    assert world.daemon.states.holder("10.0.1.17") == ("new1", "eth0")
+    assert world.call("DEL") == {"result": None}  # the old sandbox's late DEL is a no-op
+    assert set(world.driver.plugged) == {"new1"}

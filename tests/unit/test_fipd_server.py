@@ -145,3 +145,25 @@ def test_state_skips_broken_files(tmp_path: Path) -> None:
     assert [s.container_id for s in states.all()] == ["c0ffee"]
     assert states.get("junk", "eth0") is None
     assert (tmp_path / "s" / "junk_eth0.broken").exists()
+
+
+def test_stop_lets_requests_in_flight_finish(sockdir: Path) -> None:
+    started, release = threading.Event(), threading.Event()
+
+    def slow(env: dict[str, str], stdin: str) -> dict[str, object]:
+        started.set()
+        release.wait(5)
+        return {"result": None}
+
+    server = CNIServer(sockdir / "fipd.sock", slow)
+    server.serve_in_thread()
+    replies: list[dict[str, object]] = []
+    client = threading.Thread(
+        target=lambda: replies.append(ask(sockdir / "fipd.sock", b'{"env":{},"stdin":""}'))
+    )
+    client.start()
+    assert started.wait(5)
+    threading.Timer(0.2, release.set).start()
+    server.stop()  # returns only after the slow request answered
+    client.join(5)
+    assert replies == [{"result": None}]
