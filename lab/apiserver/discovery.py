@@ -56,6 +56,8 @@ def _entry(rt: ResourceType) -> list[Obj]:
     }
     if rt.short_names:
         main["shortNames"] = list(rt.short_names)
+    if rt.categories:
+        main["categories"] = list(rt.categories)
     out = [main]
     if rt.has_status:
         out.append(
@@ -77,6 +79,10 @@ def _entry(rt: ResourceType) -> list[Obj]:
                 "verbs": ["create"],
             }
         )
+        out.append(
+            {"name": "pods/eviction", "singularName": "", "namespaced": True, "kind": "Eviction", "group": "policy",
+             "version": "v1", "verbs": ["create"]}
+        )  # fmt: skip
     return out
 
 

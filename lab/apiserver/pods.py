@@ -119,3 +119,43 @@ def bind(storage: Store, ns: str, name: str, body: Any) -> Obj:  # noqa: PLR0912
         if causes:
             raise invalid("Binding", "", name, causes)
         return storage._commit(rt, "MODIFIED", new, pod)
+
+
+def evict(storage: Store, ns: str, name: str, body: Any) -> None:
+    """`pods/eviction` (policy/v1 Eviction): a graceful delete, refused (429) while a matching
+    PodDisruptionBudget reports `status.disruptionsAllowed: 0`. PDB status is whatever was written
+    to it: no disruption controller computes it here."""
+    from lab.apiserver.specs import selector_matches
+    from lab.apiserver.store import DeleteOptions
+
+    if not isinstance(body, dict):
+        raise bad_request("json: cannot unmarshal into Go value of type policy.Eviction")
+    if (body.get("metadata") or {}).get("name") not in (None, "", name):
+        raise bad_request("name in URL does not match name in Eviction object")
+    options = body.get("deleteOptions") or {}
+    pod = storage.current(storage.registry.lookup("pods"), ns, name)
+    labels = pod["metadata"].get("labels") or {}
+    pdbs = storage.list_rt(storage.registry.lookup("poddisruptionbudgets"), ns).items
+    for pdb in pdbs:
+        selector = (pdb.get("spec") or {}).get("selector") or {}
+        status = pdb.get("status") or {}
+        if selector and selector_matches(selector, labels) and status.get("disruptionsAllowed", 1) <= 0:
+            raise APIError(
+                429,
+                "TooManyRequests",
+                "Cannot evict pod as it would violate the pod's disruption budget.",
+                {
+                    "causes": [
+                        {
+                            "reason": "DisruptionBudget",
+                            "message": f"The disruption budget {pdb['metadata']['name']} needs {status.get('desiredHealthy', 0)} healthy pods and has {status.get('currentHealthy', 0)} currently",
+                        }
+                    ]
+                },
+            )
+    pre = options.get("preconditions") or {}
+    grace = options.get("gracePeriodSeconds")
+    storage.delete_rt(
+        storage.registry.lookup("pods"), ns, name,
+        DeleteOptions(None if grace is None else int(grace), options.get("propagationPolicy"), pre.get("uid"), pre.get("resourceVersion")),
+    )  # fmt: skip

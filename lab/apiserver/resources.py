@@ -67,6 +67,7 @@ class ResourceType:
     scale: Scale | None = None
     fields: tuple[str, ...] = ()
     custom: bool = False
+    categories: tuple[str, ...] = ()
     schema: Obj | None = field(default=None, compare=False, hash=False)
 
     @property
@@ -153,6 +154,41 @@ BUILTIN: tuple[ResourceType, ...] = (
         custom=True,
     ),
     ResourceType("coordination.k8s.io", "v1", "leases", "Lease", True, "lease"),
+    # Served as plain stored objects (no controller behind them), so clients that touch them work:
+    ResourceType("apps", "v1", "daemonsets", "DaemonSet", True, "daemonset", ("ds",), True),
+    ResourceType(
+        "autoscaling",
+        "v1",
+        "horizontalpodautoscalers",
+        "HorizontalPodAutoscaler",
+        True,
+        "horizontalpodautoscaler",
+        ("hpa",),
+        True,
+    ),
+    ResourceType(
+        "policy",
+        "v1",
+        "poddisruptionbudgets",
+        "PodDisruptionBudget",
+        True,
+        "poddisruptionbudget",
+        ("pdb",),
+        True,
+    ),
+    ResourceType("batch", "v1", "jobs", "Job", True, "job", (), True),
+    ResourceType("batch", "v1", "cronjobs", "CronJob", True, "cronjob", ("cj",), True),
+    ResourceType("rbac.authorization.k8s.io", "v1", "roles", "Role", True, "role"),
+    ResourceType("rbac.authorization.k8s.io", "v1", "rolebindings", "RoleBinding", True, "rolebinding"),
+    ResourceType("rbac.authorization.k8s.io", "v1", "clusterroles", "ClusterRole", False, "clusterrole"),
+    ResourceType(
+        "rbac.authorization.k8s.io",
+        "v1",
+        "clusterrolebindings",
+        "ClusterRoleBinding",
+        False,
+        "clusterrolebinding",
+    ),
     ResourceType(
         "apiextensions.k8s.io",
         "v1",
@@ -197,6 +233,7 @@ def from_crd(doc: Obj) -> list[ResourceType]:
                 scale=scale,
                 fields=sel,
                 custom=True,
+                categories=tuple(names.get("categories") or ()),
                 schema=(ver.get("schema") or {}).get("openAPIV3Schema"),
             )
         )

@@ -72,7 +72,7 @@ def resolve(  # noqa: PLR0912
         raise method_not_allowed(method, plural)
     if rt.namespaced and ns is None and verb not in ("list", "watch"):
         raise route_not_found()
-    if (sub == "binding" and verb != "create") or (sub and verb not in ("get", "update", "patch", "create")):
+    if (sub in ("binding", "eviction") and verb != "create") or (sub and verb not in ("get", "update", "patch", "create")):
         raise method_not_allowed(method, f"{plural}/{sub}")
     return Route(rt, ns, name, sub, verb, query)
 
@@ -84,7 +84,7 @@ def _subresources(rt: ResourceType) -> set[str]:
     if rt.scale is not None:
         subs.add("scale")
     if rt.kind == "Pod":
-        subs.add("binding")
+        subs.update(("binding", "eviction"))
     return subs
 
 

@@ -45,6 +45,11 @@ TOP_FIELDS = {
     "ServiceAccount": {"secrets", "imagePullSecrets", "automountServiceAccountToken"},
     "ControllerRevision": {"data", "revision"},
     "Binding": {"target"},
+    "Role": {"rules"},
+    "ClusterRole": {"rules", "aggregationRule"},
+    "RoleBinding": {"roleRef", "subjects"},
+    "ClusterRoleBinding": {"roleRef", "subjects"},
+    "Eviction": {"deleteOptions"},
     "Event.events.k8s.io": {
         "eventTime", "series", "reportingController", "reportingInstance", "action", "reason", "regarding",
         "related", "note", "type", "deprecatedSource", "deprecatedFirstTimestamp", "deprecatedLastTimestamp",
@@ -53,6 +58,10 @@ TOP_FIELDS = {
 }  # fmt: skip
 BASE_FIELDS = {"apiVersion", "kind", "metadata"}
 NO_SPEC = {
+    "Role",
+    "ClusterRole",
+    "RoleBinding",
+    "ClusterRoleBinding",
     "ConfigMap",
     "Secret",
     "Event",

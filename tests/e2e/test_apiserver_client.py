@@ -398,11 +398,16 @@ def test_custom_resources(api: APIServer, api_client: client.ApiClient) -> None:
         "apiVersion": "fip.io/v1",
         "kind": "Subnet",
         "metadata": {"name": "dc1-a"},
-        "spec": {"cidr": "10.0.1.0/24", "gateway": "10.0.1.1", "vlan": 0},
+        "spec": {"cidr": "10.0.1.0/24", "gateway": "10.0.1.1", "nodeCIDRs": ["192.168.1.0/24"]},
         "status": {"total": 250},
     }
     made = crs.create_cluster_custom_object("fip.io", "v1", "subnets", subnet)
     assert "status" not in made and made["metadata"]["generation"] == 1
+    assert made["spec"]["vlan"] == 0  # schema default
+    for bad in ({"cidr": "not a cidr"}, {"nodeCIDRs": None}, {"excluded": ["10.0.1.5", "10.0.1.5"]}):
+        with pytest.raises(ApiException) as err:
+            crs.patch_cluster_custom_object("fip.io", "v1", "subnets", "dc1-a", {"spec": bad})
+        assert err.value.status == 422, bad
     out = crs.patch_cluster_custom_object_status(
         "fip.io", "v1", "subnets", "dc1-a", {"status": {"total": 250, "free": 250}}
     )

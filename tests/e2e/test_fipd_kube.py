@@ -43,7 +43,7 @@ def test_reads(api: APIServer, kube: KubeClient) -> None:
     names = [p["metadata"]["name"] for p in kube.list_pods(node="n1")["items"]]
     assert names == ["a"]
     assert kube.get_node("n1")["metadata"]["labels"] == {"fip.io/l2": "a"}
-    spec = {"cidr": "10.0.1.0/24", "gateway": "10.0.1.1"}
+    spec = {"cidr": "10.0.1.0/24", "gateway": "10.0.1.1", "nodeSelector": {"matchLabels": {"fip.io/l2": "a"}}}
     api.storage.create(
         "subnets", {"apiVersion": "fip.io/v1", "kind": "Subnet", "metadata": {"name": "s"}, "spec": spec}
     )

@@ -60,12 +60,6 @@ def subnet(name: str, **spec: Any) -> dict[str, Any]:
 # --- apps/v1 -------------------------------------------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="lab apiserver: apps/v1 Deployment gets only spec.replicas defaulted; real SetDefaults_Deployment "
-    "sets strategy RollingUpdate 25%/25%, revisionHistoryLimit 10, progressDeadlineSeconds 600, and the "
-    "pod template is defaulted like a pod (restartPolicy Always, dnsPolicy ClusterFirst, ...)",
-)
 def test_deployment_defaults(apps: client.AppsV1Api, ns: str) -> None:
     d = apps.create_namespaced_deployment(ns, deployment("defaults", replicas=None))
     assert d.spec.replicas == 1
@@ -91,12 +85,6 @@ def test_deployment_generation(apps: client.AppsV1Api, ns: str) -> None:
     assert d4.metadata.generation == 2  # metadata-only changes do not bump generation
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="lab apiserver: Deployment whose selector does not match template labels is accepted (201); "
-    "real ValidateDeploymentSpec answers 422 `spec.template.metadata.labels: Invalid value: ...: "
-    "`selector` does not match template `labels``",
-)
 def test_deployment_selector_must_match_template(apps: client.AppsV1Api, ns: str) -> None:
     body = deployment("bad")
     body["spec"]["template"]["metadata"]["labels"] = {"app": "other"}
@@ -108,11 +96,6 @@ def test_deployment_selector_must_match_template(apps: client.AppsV1Api, ns: str
     ]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="lab apiserver: apps/v1 Deployment spec.selector change is accepted; real server answers 422 "
-    "`spec.selector: Invalid value: ...: field is immutable`",
-)
 def test_deployment_selector_is_immutable(apps: client.AppsV1Api, ns: str) -> None:
     apps.create_namespaced_deployment(ns, deployment("imm"))
     with pytest.raises(ApiException) as err:
@@ -147,12 +130,6 @@ def test_deployment_scale_subresource(apps: client.AppsV1Api, ns: str) -> None:
     assert err.value.status == 409
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="lab apiserver: StatefulSet spec is not defaulted; real SetDefaults_StatefulSet sets "
-    "podManagementPolicy OrderedReady, updateStrategy RollingUpdate{partition 0}, revisionHistoryLimit 10, "
-    "persistentVolumeClaimRetentionPolicy Retain/Retain",
-)
 def test_statefulset_defaults(apps: client.AppsV1Api, ns: str) -> None:
     s = apps.create_namespaced_stateful_set(ns, statefulset("dflt", 3))
     assert s.spec.revision_history_limit == 10
@@ -231,11 +208,6 @@ def test_subnet_crud_and_status_subresource(custom: client.CustomObjectsApi) -> 
     assert body404["details"] == {"name": "h-dc1", "group": "fip.io", "kind": "subnets"}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="lab apiserver: CRD schema `default` not applied "
-    "(subnets spec.vlan: default 0 missing after create)",
-)
 def test_subnet_schema_default(custom: client.CustomObjectsApi) -> None:
     created = custom.create_cluster_custom_object("fip.io", "v1", "subnets", subnet("h-default"))
     custom.delete_cluster_custom_object("fip.io", "v1", "subnets", "h-default")
@@ -262,11 +234,6 @@ def test_subnet_schema_validation(custom: client.CustomObjectsApi) -> None:
         assert sb["details"]["causes"], sb
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="lab apiserver: CRD schema `pattern` not enforced (subnets spec.cidr 'not a cidr' accepted); "
-    "real: 422 `spec.cidr in body should match '^[0-9a-f.:]+/[0-9]{1,3}$'`",
-)
 def test_subnet_schema_pattern(custom: client.CustomObjectsApi) -> None:
     with pytest.raises(ApiException) as err:
         custom.create_cluster_custom_object("fip.io", "v1", "subnets", subnet("h-pattern", cidr="not a cidr"))
@@ -274,11 +241,6 @@ def test_subnet_schema_pattern(custom: client.CustomObjectsApi) -> None:
     assert "should match" in status_body(err.value)["message"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="lab apiserver: CRD x-kubernetes-validations (CEL) not enforced: a Subnet without nodeSelector "
-    "and nodeCIDRs is accepted; real: 422 with the rule's message",
-)
 def test_subnet_cel_rule(custom: client.CustomObjectsApi) -> None:
     body = subnet("h-cel")
     del body["spec"]["nodeSelector"]
@@ -446,11 +408,6 @@ def test_endpointslices(api_client: client.ApiClient, ns: str) -> None:
     assert [e.metadata.name for e in got.items] == ["web-abc"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="lab apiserver: EndpointSlice without addressType is accepted (201); real: 422 "
-    "`addressType: Required value`",
-)
 def test_endpointslice_requires_address_type(api_client: client.ApiClient, ns: str) -> None:
     disc = client.DiscoveryV1Api(api_client)
     with pytest.raises(ApiException) as err:

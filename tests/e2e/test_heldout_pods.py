@@ -98,23 +98,11 @@ def test_extended_resource_requests_equal_limits_accepted(core: client.CoreV1Api
     assert p.spec.containers[0].resources.requests == {"fip.io/ip": "1"}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="lab apiserver: container limits are not copied into missing requests; real SetDefaults_Pod "
-    "defaults requests[fip.io/ip] from limits",
-)
 def test_extended_resource_limits_only_defaults_requests(core: client.CoreV1Api, ns: str) -> None:
     p = core.create_namespaced_pod(ns, _ip_pod("lim", {"limits": {"fip.io/ip": "1"}}))
     assert p.spec.containers[0].resources.requests == {"fip.io/ip": "1"}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="lab apiserver: extended resources are not validated; real ValidateResourceRequirements "
-    "answers 422 for requests without limits ('Limit must be set for non overcommitable resources'), "
-    "requests != limits ('must be equal to fip.io/ip limit') and non-integer quantities "
-    "('must be an integer')",
-)
 def test_extended_resource_validation(core: client.CoreV1Api, ns: str) -> None:
     bad = {
         "req-only": {"requests": {"fip.io/ip": "1"}},
