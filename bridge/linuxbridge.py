@@ -17,6 +17,7 @@ must not both build its bridge.
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import threading
 
@@ -24,9 +25,11 @@ from bridge import pod
 from bridge.driver import FaultHook, PlugRequest, PlugResult
 from bridge.errors import CheckFailed, LinkNotFound
 from bridge.mac import pod_mac
-from bridge.names import host_bridge, host_veth, staging
+from bridge.names import host_bridge, host_veth, staging, vlan_parent
 from bridge.netlink import Address, Netlink, Route
+from bridge.rtnl import LinkInfo, Rtnl
 from bridge.undo import UndoStack
+from bridge.unlink import delete_announced
 from bridge.uplink import ensure_vlan_parent
 
 
@@ -51,25 +54,31 @@ class BridgeDriver:
 
     def plug(self, req: PlugRequest) -> PlugResult:
         mac = pod_mac(req.network.ip)
-        host_if, temp = host_veth(req.container_id, req.ifname), staging(req.container_id, req.ifname)
+        host_if = host_veth(req.container_id, req.ifname)
         br = host_bridge(req.network.vlan)
         undo = UndoStack(self._fault)
-        with self._lock, Netlink(self.host_netns) as host:
+        with self._lock, contextlib.ExitStack() as opened:
+            host = opened.enter_context(Rtnl(self.host_netns))
+            pod_nl = opened.enter_context(Rtnl(req.netns_path))
             try:
                 undo.step("bridge")
-                self._ensure_bridge(host, br, req.network.vlan, undo)
+                bridge = self._ready_bridge(host, br, req.network.vlan)
+                if bridge is None:  # first plug of this VLAN (or something changed): the full path
+                    slow = opened.enter_context(Netlink(self.host_netns))
+                    self._ensure_bridge(slow, br, req.network.vlan, undo)
+                    bridge = host.link(br)
+                    if bridge is None:
+                        raise LinkNotFound("look up", host.where(br), "bridge vanished", "retry the ADD")
                 undo.step("veth")
-                host.add_veth(host_if, temp, mac=mac)
-                undo.push(f"delete veth {host_if}", lambda: host.delete_link(host_if))
-                mtu = req.network.mtu or host.require(br).mtu
-                host.set_link(host_if, master=br, mtu=mtu, up=True)
-                host.set_link(temp, mtu=mtu)
+                mtu = req.network.mtu or bridge.mtu
+                host.add_veth(host_if, master=bridge.index, mtu=mtu, peer=req.ifname, peer_mac=mac,
+                              peer_netns=req.netns_path)  # fmt: skip
+                undo.push(f"delete veth {host_if}", lambda: host.delete(host_if))
                 undo.step("pod-link")
-                host.move_link(temp, req.netns_path, new_name=req.ifname)
-                pod.configure(req, mac, undo)
+                pod.configure(req, mac, undo, pod_nl)
                 undo.forget()
             except BaseException as exc:
-                undo.rollback(exc)  # while `host` is still open
+                undo.rollback(exc)  # while the sockets are still open
                 raise
         state = {
             "mode": self.name,
@@ -79,6 +88,17 @@ class BridgeDriver:
             "mac": mac,
         }
         return PlugResult(req.ifname, mac, req.netns_path, host_if, state)
+
+    def _ready_bridge(self, host: Rtnl, br: str, vlan: int) -> LinkInfo | None:
+        """The VLAN's bridge when it is already complete (up, with its uplink as a port): the
+        common case, checked with three cheap lookups; None sends plug down the full path."""
+        bridge = host.link(br)
+        if bridge is None or not bridge.up:
+            return None
+        lower = host.link(vlan_parent(self.parent, vlan) if vlan else self.parent)
+        if lower is None or lower.master != bridge.index or (vlan and not lower.up):
+            return None
+        return bridge
 
     def _ensure_bridge(self, host: Netlink, br: str, vlan: int, undo: UndoStack) -> None:
         existing = host.link(br)
@@ -133,12 +153,22 @@ class BridgeDriver:
             host.add_route(Route(r.dst, br, r.gateway, r.metric, r.prefsrc, r.proto, r.scope, r.family))
 
     def unplug(self, container_id: str, netns_path: str | None, ifname: str, state: dict[str, str]) -> None:
+        """Delete the veth pair (deleting one end takes the other). Returns once the kernel has
+        announced both ends gone (see `bridge.unlink`), not after its ~15-20 ms of clean-up."""
         host_if = state.get("host_ifname") or host_veth(container_id, ifname)
-        with Netlink(self.host_netns) as host:
-            host.delete_link(host_if)
-            host.delete_link(staging(container_id, ifname))
-        if netns_path:
-            _delete_pod_link(netns_path, ifname, "veth", state.get("mac"))
+        with Rtnl(self.host_netns) as host:
+            host_end = host.link(host_if)
+            host.delete(staging(container_id, ifname))  # left by a plug of an older fip, if any
+        pod_end = _pod_link(netns_path, ifname, "veth", state.get("mac")) if netns_path else None
+        if host_end is not None:
+            watch = [(self.host_netns, host_end.index)]
+            if pod_end is not None:
+                watch.append((netns_path, pod_end.index))
+            delete_announced(self.host_netns, host_end.index, host_if, watch)
+        if netns_path and pod_end is not None:  # not the host end's peer, or no host end at all
+            pod_end = _pod_link(netns_path, ifname, "veth", state.get("mac"))
+            if pod_end is not None:
+                delete_announced(netns_path, pod_end.index, ifname, [(netns_path, pod_end.index)])
 
     def check(self, req: PlugRequest, state: dict[str, str]) -> None:
         diffs = pod.differences(req, pod_mac(req.network.ip))
@@ -164,13 +194,14 @@ def _drop(host: Netlink, link: str, addrs: list[Address]) -> None:
         host.del_address(link, a.ip, a.prefix)
 
 
-def _delete_pod_link(netns_path: str, ifname: str, kind: str, mac: str | None) -> None:
-    """Delete the pod's `ifname` if it is still there, of our `kind` and (when known) with our
-    `mac` — never a link someone else put there (idempotent; the netns may be gone)."""
+def _pod_link(netns_path: str, ifname: str, kind: str, mac: str | None) -> LinkInfo | None:
+    """The pod's `ifname` if it is there, of our `kind` and (when known) with our `mac` — never a
+    link someone else put there (None also when the netns is gone)."""
     try:
-        with Netlink(netns_path) as pod_nl:
+        with Rtnl(netns_path) as pod_nl:
             link = pod_nl.link(ifname)
-            if link is not None and link.kind == kind and (mac is None or link.mac == mac):
-                pod_nl.delete_link(ifname)
     except LinkNotFound:
-        return
+        return None
+    if link is not None and link.kind == kind and (mac is None or link.mac == mac):
+        return link
+    return None

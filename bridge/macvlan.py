@@ -14,6 +14,7 @@ host) and moved into the pod under `ifname`.
 
 from __future__ import annotations
 
+import contextlib
 import os
 
 from bridge import pod
@@ -22,7 +23,9 @@ from bridge.errors import CheckFailed, DatapathError, LinkNotFound
 from bridge.mac import pod_mac
 from bridge.names import staging, vlan_parent
 from bridge.netlink import Netlink, netns_path
+from bridge.rtnl import LinkInfo, Rtnl
 from bridge.undo import UndoStack
+from bridge.unlink import delete_announced
 from bridge.uplink import ensure_vlan_parent
 
 
@@ -37,42 +40,67 @@ class MacvlanDriver:
 
     def plug(self, req: PlugRequest) -> PlugResult:
         mac = pod_mac(req.network.ip)
-        temp = staging(req.container_id, req.ifname)
         undo = UndoStack(self._fault)
-        with Netlink(self.host_netns) as host:
+        with contextlib.ExitStack() as opened:
+            host = opened.enter_context(Rtnl(self.host_netns))
+            pod_nl = opened.enter_context(Rtnl(req.netns_path))
             try:
                 undo.step("vlan-parent")
-                lower = ensure_vlan_parent(host, self.parent, req.network.vlan, undo)
-                if host.require(lower).master is not None:
+                lower = self._ready_lower(host, req.network.vlan)
+                if lower is None:  # first plug of this VLAN: the sub-interface may have to be made
+                    slow = opened.enter_context(Netlink(self.host_netns))
+                    name = ensure_vlan_parent(slow, self.parent, req.network.vlan, undo)
+                    lower = host.link(name)
+                    if lower is None:
+                        raise LinkNotFound("look up", host.where(name), "macvlan parent vanished", "retry")
+                if lower.master is not None:
                     raise DatapathError(
-                        f"macvlan parent {lower} is a bridge port (was this node set up in bridge mode?); "
-                        "a NIC serves one mode: release it from the bridge or use mode bridge"
+                        f"macvlan parent {lower.name} is a bridge port (was this node set up in bridge "
+                        "mode?); a NIC serves one mode: release it from the bridge or use mode bridge"
                     )
                 undo.step("macvlan")
-                host.add_macvlan(temp, lower, mac=mac)
-                undo.push(f"delete macvlan {temp}", lambda: host.delete_link(temp))
-                if req.network.mtu:
-                    host.set_link(temp, mtu=req.network.mtu)
-                undo.step("pod-link")
-                # pushed first: the kernel can move the link and then fail the rename (name taken)
+                host.add_macvlan(req.ifname, lower=lower.index, mac=mac, mtu=req.network.mtu,
+                                 netns=req.netns_path)  # fmt: skip
                 undo.push(
                     f"delete our macvlan in {req.netns_path}",
-                    lambda: _delete_in_pod(req.netns_path, (req.ifname, temp), mac),
+                    lambda: _delete_ours(pod_nl, (req.ifname,), mac),
                 )
-                host.move_link(temp, req.netns_path, new_name=req.ifname)
-                pod.configure(req, mac, undo)
+                undo.step("pod-link")
+                pod.configure(req, mac, undo, pod_nl)
                 undo.forget()
             except BaseException as exc:
-                undo.rollback(exc)  # while `host` is still open
+                undo.rollback(exc)  # while the sockets are still open
                 raise
-        state = {"mode": self.name, "lower": lower, "vlan": str(req.network.vlan), "mac": mac}
+        state = {"mode": self.name, "lower": lower.name, "vlan": str(req.network.vlan), "mac": mac}
         return PlugResult(req.ifname, mac, req.netns_path, None, state)
 
+    def _ready_lower(self, host: Rtnl, vlan: int) -> LinkInfo | None:
+        """The link the pods of `vlan` hang off when nothing has to be made (one lookup), else None."""
+        if vlan == 0:
+            found = host.link(self.parent)
+            if found is None:
+                raise LinkNotFound("look up", host.where(self.parent), "no such link",
+                                   "check the configured NIC name")  # fmt: skip
+            return found
+        found = host.link(vlan_parent(self.parent, vlan))
+        return found if found is not None and found.up else None
+
     def unplug(self, container_id: str, netns_path: str | None, ifname: str, state: dict[str, str]) -> None:
-        with Netlink(self.host_netns) as host:
-            host.delete_link(staging(container_id, ifname))
-        if netns_path:
-            _delete_in_pod(netns_path, (ifname, staging(container_id, ifname)), state.get("mac"))
+        """Delete our macvlan from the pod (under `ifname`, or the staging name an older fip may
+        have left). Returns once the kernel has announced it gone (see `bridge.unlink`)."""
+        temp = staging(container_id, ifname)
+        with Rtnl(self.host_netns) as host:
+            host.delete(temp)  # left by a plug of an older fip, if any
+        if not netns_path:
+            return
+        try:
+            with Rtnl(netns_path) as pod_nl:
+                found = [pod_nl.link(name) for name in (ifname, temp)]
+        except LinkNotFound:  # the pod namespace is gone, and our macvlan with it
+            return
+        for link in found:
+            if link is not None and link.kind == "macvlan" and state.get("mac") in (None, link.mac):
+                delete_announced(netns_path, link.index, link.name, [(netns_path, link.index)])
 
     def check(self, req: PlugRequest, state: dict[str, str]) -> None:
         diffs = pod.differences(req, pod_mac(req.network.ip))
@@ -93,16 +121,12 @@ class MacvlanDriver:
             raise CheckFailed(req.container_id, diffs)
 
 
-def _delete_in_pod(netns_path: str, names: tuple[str, ...], mac: str | None) -> None:
-    """Delete our macvlan from the pod, under any of `names` (idempotent; the netns may be gone).
+def _delete_ours(pod_nl: Rtnl, names: tuple[str, ...], mac: str | None) -> None:
+    """Delete our macvlan from the pod, under any of `names` (idempotent).
 
     Only a macvlan (with our `mac`, when known) is deleted: never a link the pod had before.
     """
-    try:
-        with Netlink(netns_path) as pod_nl:
-            for name in names:
-                link = pod_nl.link(name)
-                if link is not None and link.kind == "macvlan" and (mac is None or link.mac == mac):
-                    pod_nl.delete_link(name)
-    except LinkNotFound:
-        return
+    for name in names:
+        link = pod_nl.link(name)
+        if link is not None and link.kind == "macvlan" and (mac is None or link.mac == mac):
+            pod_nl.delete_index(link.index, name)

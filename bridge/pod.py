@@ -18,6 +18,7 @@ from bridge.errors import LinkNotFound
 from bridge.garp import announce
 from bridge.netlink import Netlink, Route
 from bridge.nsenter import write_sysctl
+from bridge.rtnl import Rtnl
 from bridge.undo import UndoStack
 
 
@@ -33,20 +34,26 @@ def wanted_routes(req: PlugRequest) -> list[Route]:
     return routes
 
 
-def configure(req: PlugRequest, mac: str, undo: UndoStack) -> None:
-    """Bring `req.ifname` up with its address and routes, then announce the IP."""
+def configure(req: PlugRequest, mac: str, undo: UndoStack, pod_nl: Rtnl) -> None:
+    """Bring `req.ifname` up, give it its address and routes, then announce the IP.
+
+    `pod_nl` is a socket in the pod namespace. The caller has marked its own step for the link
+    (`pod-link`); bringing the link up belongs to it, the rest are steps address, routes, announce.
+    """
     net = req.network
-    with Netlink(req.netns_path) as pod:
-        undo.step("address")
-        if net.ip.version == 6:
-            # the floating IP must answer at once: no DAD delay, no stray autoconfigured addresses
-            write_sysctl(req.netns_path, f"net.ipv6.conf.{req.ifname}.accept_dad", "0")
-            write_sysctl(req.netns_path, f"net.ipv6.conf.{req.ifname}.accept_ra", "0")
-        pod.set_link(req.ifname, up=True, mtu=net.mtu)
-        pod.add_address(req.ifname, net.ip, net.prefix)
-        undo.step("routes")
-        for route in wanted_routes(req):
-            pod.add_route(route)
+    link = pod_nl.link(req.ifname)
+    if link is None:
+        raise LinkNotFound("configure", pod_nl.where(req.ifname), "no such link", "was it removed meanwhile?")
+    if net.ip.version == 6:
+        # the floating IP must answer at once: no DAD delay, no stray autoconfigured addresses
+        write_sysctl(req.netns_path, f"net.ipv6.conf.{req.ifname}.accept_dad", "0")
+        write_sysctl(req.netns_path, f"net.ipv6.conf.{req.ifname}.accept_ra", "0")
+    pod_nl.set_up(link.index, req.ifname, mtu=net.mtu)
+    undo.step("address")
+    pod_nl.add_address(link.index, req.ifname, net.ip, net.prefix)
+    undo.step("routes")
+    for route in wanted_routes(req):
+        pod_nl.add_route(link.index, req.ifname, route.dst, net.gateway)
     undo.step("announce")
     announce(req.netns_path, req.ifname, net.ip, mac, count=req.garp_count)
 

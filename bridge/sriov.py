@@ -29,6 +29,7 @@ from bridge.driver import FaultHook, PlugRequest, PlugResult
 from bridge.errors import CheckFailed, LinkNotFound, NoFreeVF
 from bridge.mac import pod_mac
 from bridge.netlink import Netlink
+from bridge.rtnl import Rtnl
 from bridge.undo import UndoStack
 
 
@@ -137,7 +138,8 @@ class SriovDriver:
                     lambda: self._return(req.netns_path, (req.ifname, vf_name), vf_name, mac),
                 )
                 host.move_link(vf_name, req.netns_path, new_name=req.ifname)
-                pod.configure(req, mac, undo)
+                with Rtnl(req.netns_path) as pod_nl:
+                    pod.configure(req, mac, undo, pod_nl)
                 undo.forget()
             except BaseException as exc:
                 undo.rollback(exc)  # while `host` is still open

@@ -129,7 +129,9 @@ def main() -> None:
         sys.stdout.write(dumps(out))
         sys.stdout.write("\n")
         sys.stdout.flush()
-    sys.exit(code)
+    # not sys.exit: interpreter finalisation costs ~1 ms of a ~6 ms run and has nothing left to do
+    # (stdout is flushed, nothing else is open)
+    posix._exit(code)
 
 
 if __name__ == "__main__":

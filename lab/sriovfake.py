@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 
+from bridge.errors import LinkNotFound
 from bridge.netlink import Netlink
 from lab.network import LabNetwork, Node
 
@@ -37,7 +38,13 @@ class FakeEswitch:
         with Netlink(self.net.switches[self.switch].netns) as nl:
             if nl.link(self.ports[vf]) is None:
                 return  # the veth stand-in died with its pod namespace (a real VF would not)
-        self.net.attach_port(self.switch, self.ports[vf], 0)
+        try:
+            self.net.attach_port(self.switch, self.ports[vf], 0)
+        except LinkNotFound:
+            # the kernel destroys a dead namespace's veths asynchronously: it may die just now
+            with Netlink(self.net.switches[self.switch].netns) as nl:
+                if nl.link(self.ports[vf]) is not None:
+                    raise
 
 
 def fake_sriov_nic(net: LabNetwork, node: Node, switch: str, sysfs_root: str, vfs: int) -> FakeEswitch:

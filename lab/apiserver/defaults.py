@@ -19,7 +19,16 @@ from lab.apiserver.resources import ResourceType
 
 Obj = dict[str, Any]
 
-RESET_STATUS = {"Pod", "Service", "Deployment", "ReplicaSet", "StatefulSet", "Namespace"}
+RESET_STATUS = {
+    "Pod",
+    "Service",
+    "Deployment",
+    "ReplicaSet",
+    "StatefulSet",
+    "Namespace",
+    "Job",
+    "PodDisruptionBudget",
+}
 WORKLOADS = {"Deployment", "ReplicaSet", "StatefulSet"}
 NO_GENERATION = {
     "Namespace", "Node", "ConfigMap", "Secret", "Event", "Endpoints", "EndpointSlice", "Lease",
@@ -164,6 +173,28 @@ def workload_defaults(kind: str, spec: Obj) -> None:
         retention = spec.setdefault("persistentVolumeClaimRetentionPolicy", {})
         retention.setdefault("whenDeleted", "Retain")
         retention.setdefault("whenScaled", "Retain")
+
+
+def job_defaults(obj: Obj) -> None:
+    """batch/v1 Job: `SetDefaults_Job` and the strategy's generated selector (needs the uid)."""
+    spec = obj.setdefault("spec", {})
+    uid, name = obj["metadata"]["uid"], obj["metadata"]["name"]
+    spec.setdefault("parallelism", 1)
+    spec.setdefault("completions", 1)
+    spec.setdefault("backoffLimit", 6)
+    spec.setdefault("completionMode", "NonIndexed")
+    spec.setdefault("suspend", False)
+    spec.setdefault("podReplacementPolicy", "TerminatingOrFailed")
+    template = spec.setdefault("template", {})
+    if not spec.get("manualSelector"):
+        spec["selector"] = {"matchLabels": {"batch.kubernetes.io/controller-uid": uid}}
+        labels = template.setdefault("metadata", {}).setdefault("labels", {})
+        labels.update(
+            {"batch.kubernetes.io/controller-uid": uid, "batch.kubernetes.io/job-name": name,
+             "controller-uid": uid, "job-name": name}
+        )  # fmt: skip
+    pod_spec_defaults(template.setdefault("spec", {}))
+    obj.setdefault("status", {})
 
 
 def _service_defaults(obj: Obj, ips: ClusterIPs) -> None:

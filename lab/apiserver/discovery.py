@@ -1,10 +1,12 @@
 """`/version`, `/api`, `/apis` and the per-group-version resource lists the clients read."""
 
+# ruff: noqa: E501
+
 from __future__ import annotations
 
 from typing import Any
 
-from lab.apiserver.resources import VERBS, Registry, ResourceType
+from lab.apiserver.resources import Registry, ResourceType
 
 Obj = dict[str, Any]
 
@@ -52,7 +54,7 @@ def _entry(rt: ResourceType) -> list[Obj]:
         "singularName": rt.singular,
         "namespaced": rt.namespaced,
         "kind": rt.kind,
-        "verbs": VERBS,
+        "verbs": list(rt.verbs),
     }
     if rt.short_names:
         main["shortNames"] = list(rt.short_names)
@@ -63,6 +65,11 @@ def _entry(rt: ResourceType) -> list[Obj]:
         out.append(
             {"name": f"{rt.plural}/status", "singularName": "", "namespaced": rt.namespaced, "kind": rt.kind,
              "verbs": ["get", "patch", "update"]}
+        )  # fmt: skip
+    if rt.kind == "ServiceAccount":
+        out.append(
+            {"name": "serviceaccounts/token", "singularName": "", "namespaced": True, "kind": "TokenRequest",
+             "group": "authentication.k8s.io", "version": "v1", "verbs": ["create"]}
         )  # fmt: skip
     if rt.scale is not None:
         out.append(

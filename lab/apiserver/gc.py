@@ -41,6 +41,7 @@ class Collector:
         storage.on_removed.append(lambda rt, obj: self._queue.put(("removed", rt, obj)))
         storage.on_deleting.append(lambda rt, obj: self._queue.put(("deleting", rt, obj)))
         storage.on_graceful.append(self._add_timer)
+        storage.on_owned.append(lambda rt, obj: self._queue.put(("owned", rt, obj)))
         self._thread = threading.Thread(target=self._run, name="apiserver-gc", daemon=True)
 
     def start(self) -> None:
@@ -84,20 +85,31 @@ class Collector:
     def _handle(self, what: str, rt: ResourceType, obj: Obj) -> None:
         if what == "removed":
             self._collect_dependents(obj)
+        elif what == "owned":
+            self._check_owners(rt, obj)
         elif what == "deleting":
             self._finalize(rt, obj)
 
     def _collect_dependents(self, owner: Obj) -> None:
-        uid = owner["metadata"]["uid"]
-        for rt, dep in self.storage.dependents(uid):
-            refs = dep["metadata"].get("ownerReferences") or []
-            others = [r for r in refs if r.get("uid") != uid]
-            alive = [r for r in others if self.storage.find_uid(r.get("uid", ""))]
-            m = dep["metadata"]
-            if alive:
-                self._set_owner_refs(rt, dep, alive)
-            else:
-                self.storage.delete_rt(rt, m.get("namespace", ""), m["name"], DeleteOptions(uid=m["uid"]))
+        for rt, dep in self.storage.dependents(owner["metadata"]["uid"]):
+            self._check_owners(rt, dep)
+
+    def _check_owners(self, rt: ResourceType, dep: Obj) -> None:
+        """All owners gone: delete the dependent; some gone: drop the dangling references."""
+        m = dep["metadata"]
+        ns = m.get("namespace", "")
+        with self.storage.lock:
+            current = self.storage._bucket(rt).get((ns, m["name"]))
+            if current is None or current["metadata"].get("uid") != m["uid"]:
+                return
+            refs = current["metadata"].get("ownerReferences") or []
+            alive = [r for r in refs if self.storage.owner_exists(r, ns)]
+        if len(alive) == len(refs):
+            return
+        if alive:
+            self._set_owner_refs(rt, current, alive)
+        elif not current["metadata"].get("deletionTimestamp"):
+            self.storage.delete_rt(rt, ns, m["name"], DeleteOptions(uid=m["uid"]))
 
     def _set_owner_refs(self, rt: ResourceType, dep: Obj, refs: list[Obj]) -> None:
         m = dep["metadata"]

@@ -1,4 +1,4 @@
-"""Pod-specific server behaviour: graceful deletion and the `binding` subresource.
+"""Pod-specific server behaviour: graceful deletion, the `binding` and `eviction` subresources.
 
 Graceful deletion (`pkg/registry/core/pod/strategy.go` `CheckGracefulDelete`): a pod that is not
 bound to a node, or has finished (Succeeded/Failed), is deleted at once; otherwise DELETE sets
@@ -12,6 +12,8 @@ must be Node or empty, `metadata.uid`/`resourceVersion` are preconditions (409),
 bound, being deleted, or with scheduling gates is a 409; on success `spec.nodeName` is set, the
 binding's annotations merge into the pod's, and a `PodScheduled=True` condition is added.
 """
+
+# ruff: noqa: E501  (messages are kube-apiserver's, verbatim)
 
 from __future__ import annotations
 
@@ -62,7 +64,7 @@ def bind(storage: Store, ns: str, name: str, body: Any) -> Obj:  # noqa: PLR0912
         raise APIError(
             500,
             "InternalError",
-            f"Internal error occurred: target.kind: Not supported: \"{target['kind']}\": must be empty or 'Node'",  # noqa: E501
+            f"Internal error occurred: target.kind: Not supported: \"{target['kind']}\": must be empty or 'Node'",
         )
     rt = storage.registry.lookup("pods")
     with storage.lock:
@@ -139,7 +141,24 @@ def evict(storage: Store, ns: str, name: str, body: Any) -> None:
     for pdb in pdbs:
         selector = (pdb.get("spec") or {}).get("selector") or {}
         status = pdb.get("status") or {}
-        if selector and selector_matches(selector, labels) and status.get("disruptionsAllowed", 1) <= 0:
+        if not selector or not selector_matches(selector, labels):
+            continue
+        generation = pdb["metadata"].get("generation", 1)
+        if status.get("observedGeneration", 0) < generation:  # no disruption controller has looked at it yet
+            raise APIError(
+                429,
+                "TooManyRequests",
+                "Cannot evict pod as it would violate the pod's disruption budget.",
+                {
+                    "causes": [
+                        {
+                            "reason": "DisruptionBudget",
+                            "message": f"The disruption budget {pdb['metadata']['name']} is still being processed by the server.",
+                        }
+                    ]
+                },
+            )
+        if status.get("disruptionsAllowed", 0) <= 0:
             raise APIError(
                 429,
                 "TooManyRequests",

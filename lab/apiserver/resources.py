@@ -68,6 +68,7 @@ class ResourceType:
     fields: tuple[str, ...] = ()
     custom: bool = False
     categories: tuple[str, ...] = ()
+    verbs: tuple[str, ...] = tuple(VERBS)  # ("create",) for review-style resources that store nothing
     schema: Obj | None = field(default=None, compare=False, hash=False)
 
     @property
@@ -141,19 +142,25 @@ BUILTIN: tuple[ResourceType, ...] = (
         Scale(label_selector=None),
     ),
     ResourceType("apps", "v1", "controllerrevisions", "ControllerRevision", True, "controllerrevision"),
-    ResourceType(
-        "apps.tkestack.io",
-        "v1",
-        "tapps",
-        "TApp",
-        True,
-        "tapp",
-        (),
-        True,
-        Scale(".spec.replicas", ".status.replicas", ".status.scaleLabelSelector"),
-        custom=True,
-    ),
     ResourceType("coordination.k8s.io", "v1", "leases", "Lease", True, "lease"),
+    ResourceType(
+        "authorization.k8s.io",
+        "v1",
+        "selfsubjectaccessreviews",
+        "SelfSubjectAccessReview",
+        False,
+        "selfsubjectaccessreview",
+        verbs=("create",),
+    ),
+    ResourceType(
+        "authorization.k8s.io",
+        "v1",
+        "subjectaccessreviews",
+        "SubjectAccessReview",
+        False,
+        "subjectaccessreview",
+        verbs=("create",),
+    ),
     # Served as plain stored objects (no controller behind them), so clients that touch them work:
     ResourceType("apps", "v1", "daemonsets", "DaemonSet", True, "daemonset", ("ds",), True),
     ResourceType(
@@ -200,6 +207,44 @@ BUILTIN: tuple[ResourceType, ...] = (
         True,
     ),
 )
+
+
+# tkestack/tapp ships only a v1beta1 CRD; this is its apiextensions.k8s.io/v1 equivalent (status and
+# scale subresources as in pkg/tapp/crd.go), installed at start-up unless deploy/crds has one.
+TAPP_CRD: Obj = {
+    "apiVersion": "apiextensions.k8s.io/v1",
+    "kind": "CustomResourceDefinition",
+    "metadata": {"name": "tapps.apps.tkestack.io"},
+    "spec": {
+        "group": "apps.tkestack.io",
+        "scope": "Namespaced",
+        "names": {"plural": "tapps", "singular": "tapp", "kind": "TApp", "listKind": "TAppList"},
+        "versions": [
+            {
+                "name": "v1",
+                "served": True,
+                "storage": True,
+                "subresources": {
+                    "status": {},
+                    "scale": {
+                        "specReplicasPath": ".spec.replicas",
+                        "statusReplicasPath": ".status.replicas",
+                        "labelSelectorPath": ".status.scaleLabelSelector",
+                    },
+                },
+                "schema": {
+                    "openAPIV3Schema": {
+                        "type": "object",
+                        "properties": {
+                            "spec": {"type": "object", "x-kubernetes-preserve-unknown-fields": True},
+                            "status": {"type": "object", "x-kubernetes-preserve-unknown-fields": True},
+                        },
+                    }
+                },
+            }
+        ],
+    },
+}
 
 
 def from_crd(doc: Obj) -> list[ResourceType]:

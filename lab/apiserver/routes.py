@@ -72,7 +72,11 @@ def resolve(  # noqa: PLR0912
         raise method_not_allowed(method, plural)
     if rt.namespaced and ns is None and verb not in ("list", "watch"):
         raise route_not_found()
-    if (sub in ("binding", "eviction") and verb != "create") or (sub and verb not in ("get", "update", "patch", "create")):
+    if verb not in rt.verbs:
+        raise method_not_allowed(method, plural)
+    if (sub in ("binding", "eviction", "token") and verb != "create") or (
+        sub and verb not in ("get", "update", "patch", "create")
+    ):
         raise method_not_allowed(method, f"{plural}/{sub}")
     return Route(rt, ns, name, sub, verb, query)
 
@@ -85,6 +89,8 @@ def _subresources(rt: ResourceType) -> set[str]:
         subs.add("scale")
     if rt.kind == "Pod":
         subs.update(("binding", "eviction"))
+    if rt.kind == "ServiceAccount":
+        subs.add("token")
     return subs
 
 

@@ -7,7 +7,8 @@
         api.storage                  # in-process access (lab.apiserver.storage.Storage)
 
 The namespaces `default`, `kube-system`, `kube-public` and `kube-node-lease` exist from the
-start, as on a new cluster. CRDs come from `crd_dir` (default `<repo>/deploy/crds`).
+start, as on a new cluster. CRDs come from `crd_dir` (default `<repo>/deploy/crds`), plus TApp's
+(`apps.tkestack.io/v1 tapps`, see `resources.TAPP_CRD`) unless the directory has its own.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from lab.apiserver import kubeconfig
 from lab.apiserver.control import Control
 from lab.apiserver.gc import Collector
 from lab.apiserver.handler import Handler
-from lab.apiserver.resources import BUILTIN, Registry, load_crds
+from lab.apiserver.resources import BUILTIN, TAPP_CRD, Registry, from_crd, load_crds
 from lab.apiserver.storage import Storage
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
@@ -50,6 +51,10 @@ class APIServer:
     ) -> None:
         crd_path = pathlib.Path(crd_dir) if crd_dir is not None else DEFAULT_CRD_DIR
         self.crds = load_crds(crd_path)
+        if not any(
+            (d.get("metadata") or {}).get("name") == TAPP_CRD["metadata"]["name"] for d, _ in self.crds
+        ):
+            self.crds.append((TAPP_CRD, from_crd(TAPP_CRD)))
         self.registry = Registry(list(BUILTIN) + [t for _, ts in self.crds for t in ts])
         self.storage = Storage(self.registry, history_capacity=history)
         self.control = Control(self.storage)
@@ -66,7 +71,25 @@ class APIServer:
         handler = type("BoundHandler", (Handler,), {"api": self})
         self._httpd = _HTTPServer((host, port), handler)
         self.host, self.port = str(self._httpd.server_address[0]), int(self._httpd.server_address[1])
+        self._kubernetes_service()
         self._thread: threading.Thread | None = None
+
+    def _kubernetes_service(self) -> None:
+        """`default/kubernetes`: every apiserver keeps this Service (first service IP, 443 -> its port)."""
+        self.storage.create(
+            "services",
+            {
+                "metadata": {
+                    "name": "kubernetes",
+                    "namespace": "default",
+                    "labels": {"component": "apiserver", "provider": "kubernetes"},
+                },
+                "spec": {
+                    "clusterIP": "10.96.0.1",
+                    "ports": [{"name": "https", "port": 443, "protocol": "TCP", "targetPort": self.port}],
+                },
+            },
+        )
 
     @property
     def url(self) -> str:

@@ -33,10 +33,13 @@ class Storage(Store):
     def create(
         self, resource: str, obj: Obj, namespace: str | None = None, *, keep_status: bool = False
     ) -> Obj:
-        """Create like a POST; `keep_status=True` stores `status` as given (test set-up)."""
+        """Create like a POST; `keep_status=True` stores `status` as given (test set-up).
+
+        `apiVersion`/`kind` may be left out here (the HTTP API requires them for custom resources)."""
         rt = self.rt(resource)
         ns = namespace or (obj.get("metadata") or {}).get("namespace")
-        return deep_copy(self.create_rt(rt, ns, deep_copy(obj), keep_status=keep_status))
+        body = {"apiVersion": rt.api_version, "kind": rt.kind, **deep_copy(obj)}
+        return deep_copy(self.create_rt(rt, ns, body, keep_status=keep_status))
 
     def get(self, resource: str, name: str, namespace: str | None = None) -> Obj:
         rt = self.rt(resource)
@@ -64,7 +67,8 @@ class Storage(Store):
     def update(self, resource: str, obj: Obj, *, subresource: str = "") -> Obj:
         rt = self.rt(resource)
         meta = obj.get("metadata") or {}
-        out = self.update_rt(rt, meta.get("namespace"), meta["name"], deep_copy(obj), subresource=subresource)
+        body = {"apiVersion": rt.api_version, "kind": rt.kind, **deep_copy(obj)}
+        out = self.update_rt(rt, meta.get("namespace"), meta["name"], body, subresource=subresource)
         return deep_copy(out)
 
     def patch(

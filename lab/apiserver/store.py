@@ -46,6 +46,7 @@ from lab.apiserver.status import (
 Obj = dict[str, Any]
 Key = tuple[str, str]  # (namespace, name); namespace "" for cluster-scoped
 SUFFIX_CHARS = "bcdfghjklmnpqrstvwxz2456789"
+IMMORTAL_NAMESPACES = ("default", "kube-system", "kube-public")  # NamespaceLifecycle admission
 
 
 def rfc3339(t: float) -> str:
@@ -84,7 +85,10 @@ class Store:
         self.clock = time.time
         self.on_removed: list[Any] = []  # callbacks(rt, obj) after an object is gone (GC hooks)
         self.on_deleting: list[Any] = []  # callbacks(rt, obj) when deletion starts (finalizers)
-        self.on_graceful: list[Any] = []  # callbacks(rt, obj, deadline) for the grace-period reaper
+        self.on_graceful: list[Any] = []
+        self.on_owned: list[
+            Any
+        ] = []  # callbacks(rt, obj) when ownerReferences are set (GC checks owners)  # callbacks(rt, obj, deadline) for the grace-period reaper
 
     # ----- helpers -------------------------------------------------------------------------------
 
@@ -129,6 +133,10 @@ class Store:
             bucket[key] = new
             encoded[key] = raw
         self._index_owners(rt, key, old, None if etype == "DELETED" else new)
+        refs = meta.get("ownerReferences")
+        if refs and etype != "DELETED" and (old is None or old["metadata"].get("ownerReferences") != refs):
+            for callback in self.on_owned:
+                callback(rt, new)
         self.history.append(Change(rv, rt.key, ns, etype, new, old, raw))
         return new
 
@@ -152,14 +160,18 @@ class Store:
                     out.append((rt, obj))
         return out
 
-    def find_uid(self, uid: str) -> bool:
-        """Whether any stored object has this uid (GC: is the owner still there?)."""
-        with self.lock:
-            return any(o["metadata"].get("uid") == uid for b in self._objects.values() for o in b.values())
+    def owner_exists(self, ref: Obj, namespace: str) -> bool:
+        """Whether the object an ownerReference names exists with that uid (the GC's owner lookup)."""
+        group = ref.get("apiVersion", "").rpartition("/")[0]
+        for rt in self.registry.all():
+            if rt.kind == ref.get("kind") and rt.group == group:
+                obj = self._bucket(rt).get((namespace if rt.namespaced else "", ref.get("name", "")))
+                return obj is not None and obj["metadata"].get("uid") == ref.get("uid")
+        return False
 
     # ----- create --------------------------------------------------------------------------------
 
-    def create_rt(
+    def create_rt(  # noqa: PLR0912
         self, rt: ResourceType, ns: str | None, body: Any, *, dry_run: bool = False, keep_status: bool = False
     ) -> Obj:
         """Create from a freshly decoded body (which this takes ownership of)."""
@@ -209,11 +221,17 @@ class Store:
             if rt.kind == "CustomResourceDefinition":
                 crds.check(obj)
                 obj["status"] = crds.status(obj, meta["creationTimestamp"])
+            if rt.kind == "Job" and rt.group == "batch":
+                defaults.job_defaults(obj)
             if dry_run:
                 return obj
             stored = self._commit(rt, "ADDED", obj, None)
             if rt.kind == "CustomResourceDefinition":
                 crds.register(self, stored)
+            if rt.kind == "Namespace":  # the serviceaccount controller's part: a `default` account
+                self.create_rt(
+                    self.registry.lookup("serviceaccounts"), meta["name"], {"metadata": {"name": "default"}}
+                )
             return stored
 
     def _check_namespace(self, rt: ResourceType, ns: str) -> None:
@@ -263,6 +281,14 @@ class Store:
         with self.lock:
             old = self.current(rt, ns or "", name)
             rv = meta.get("resourceVersion")
+            uid = meta.get("uid")
+            if uid and uid != old["metadata"]["uid"]:
+                raise conflict(
+                    rt.plural,
+                    rt.group,
+                    name,
+                    f"Precondition failed: UID in precondition: {uid}, UID in object meta: {old['metadata']['uid']}",
+                )
             if rv and rv != old["metadata"]["resourceVersion"]:
                 raise conflict(rt.plural, rt.group, name, STALE)
             if not rv and rt.custom:
@@ -428,6 +454,13 @@ class Store:
                     name,
                     f"Precondition failed: ResourceVersion in precondition: {opts.resource_version}, ResourceVersion in object meta: {om.get('resourceVersion')}",
                 )
+            if rt.kind == "Namespace" and name in IMMORTAL_NAMESPACES:
+                raise APIError(
+                    403,
+                    "Forbidden",
+                    f'namespaces "{name}" is forbidden: this namespace may not be deleted',
+                    {"name": name, "kind": "namespaces"},
+                )
             if opts.dry_run:
                 return old
             finalizers = list(om.get("finalizers") or [])
@@ -504,6 +537,26 @@ class Store:
                 return
             gone = self._commit(rt, "DELETED", dict(obj), obj)
             self._after_removed(rt, gone)
+
+    def wait_for_rv(self, rv: int, timeout: float) -> None:
+        """Block until the store has reached `rv`; 504 'Too large resource version' after `timeout`."""
+        deadline = time.monotonic() + timeout
+        with self.lock:
+            while self.history.rv < rv:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise APIError(
+                        504,
+                        "Timeout",
+                        f"Too large resource version: {rv}, current: {self.history.rv}",
+                        {
+                            "causes": [
+                                {"reason": "ResourceVersionTooLarge", "message": "Too large resource version"}
+                            ],
+                            "retryAfterSeconds": 1,
+                        },
+                    )
+                self.cond.wait(left)
 
     def drop_all(self, key: str) -> None:
         """Remove every object of one resource (its CRD was deleted), each with a DELETED event."""

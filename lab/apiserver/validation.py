@@ -19,7 +19,16 @@ from __future__ import annotations
 from typing import Any
 
 from lab.apiserver import schema, specs
-from lab.apiserver.names import LABEL, LABEL_MSG, LABEL_VALUE, QUALIFIED, SUBDOMAIN, SUBDOMAIN_MSG
+from lab.apiserver.names import (
+    DNS1035,
+    DNS1035_MSG,
+    LABEL,
+    LABEL_MSG,
+    LABEL_VALUE,
+    QUALIFIED,
+    SUBDOMAIN,
+    SUBDOMAIN_MSG,
+)
 from lab.apiserver.resources import ResourceType
 from lab.apiserver.status import APIError, bad_request, invalid
 
@@ -81,6 +90,10 @@ def check_shape(rt: ResourceType, obj: Any) -> None:
     if not isinstance(obj, dict):
         raise bad_request(f"json: cannot unmarshal {type(obj).__name__} into Go value of type struct")
     kind, api_version = obj.get("kind"), obj.get("apiVersion")
+    if rt.custom and not kind:  # unstructured decoding needs both
+        raise bad_request(f"Object 'Kind' is missing in '{_compact(obj)}'")
+    if rt.custom and not api_version:
+        raise bad_request(f"Object 'apiVersion' is missing in '{_compact(obj)}'")
     if api_version not in (None, "", rt.api_version):
         raise bad_request(
             f"the API version in the data ({api_version}) does not match the expected API version ({rt.api_version})"
@@ -107,6 +120,12 @@ def check_shape(rt: ResourceType, obj: Any) -> None:
             raise decode_error(
                 rt, f"json: cannot unmarshal {_jtype(val)} into Go struct field {rt.kind}.{key}"
             )
+
+
+def _compact(obj: Any) -> str:
+    import json
+
+    return json.dumps(obj, separators=(",", ":"))
 
 
 def _jtype(v: Any) -> str:
@@ -136,12 +155,14 @@ def drop_fields(obj: Obj, paths: list[str]) -> None:
             obj.pop(head, None)
 
 
-def name_causes(rt: ResourceType, name: str, field: str = "metadata.name") -> list[Cause]:
+def name_causes(rt: ResourceType, name: str, field: str = "metadata.name") -> list[Cause]:  # noqa: PLR0911
     if rt.plural in LABEL_NAMES:
         if len(name) > 63:
             return [
                 (field, "FieldValueInvalid", f'Invalid value: "{name}": must be no more than 63 characters')
             ]
+        if rt.kind == "Service" and not DNS1035.match(name):  # ValidateServiceName: DNS-1035
+            return [(field, "FieldValueInvalid", f'Invalid value: "{name}": {DNS1035_MSG}')]
         if not LABEL.match(name):
             return [(field, "FieldValueInvalid", f'Invalid value: "{name}": {LABEL_MSG}')]
         return []

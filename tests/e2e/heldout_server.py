@@ -27,19 +27,21 @@ FIP_LAB = pathlib.Path(sys.executable).with_name("fip-lab")
 
 @pytest.fixture(scope="module")
 def kubeconfig(tmp_path_factory: pytest.TempPathFactory) -> Iterator[pathlib.Path]:
-    path = tmp_path_factory.mktemp("heldout") / "kubeconfig"
-    proc = subprocess.Popen(
-        [str(FIP_LAB), "apiserver", "--listen", "127.0.0.1:0", "--kubeconfig-out", str(path)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    work = tmp_path_factory.mktemp("heldout")
+    path = work / "kubeconfig"
+    # output goes to files, not pipes: a pipe nobody drains would block the server once full
+    with (work / "stdout").open("w") as out, (work / "stderr").open("w") as err:
+        proc = subprocess.Popen(
+            [str(FIP_LAB), "apiserver", "--listen", "127.0.0.1:0", "--kubeconfig-out", str(path)],
+            stdout=out,
+            stderr=err,
+        )
     try:
-        assert proc.stdout is not None
-        line = proc.stdout.readline().strip()  # printed after the kubeconfig is written
-        if not line.startswith("http://"):
-            err = proc.stderr.read() if proc.stderr else ""
-            raise RuntimeError(f"fip-lab apiserver did not start: {line!r} {err}")
+        deadline = time.monotonic() + 20
+        while not (work / "stdout").read_text().startswith("http://"):  # printed once the kubeconfig exists
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"fip-lab apiserver did not start: {(work / 'stderr').read_text()}")
+            time.sleep(0.05)
         assert path.exists()
         yield path
     finally:

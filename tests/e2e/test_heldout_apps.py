@@ -159,6 +159,23 @@ def test_scale_of_missing_is_404(apps: client.AppsV1Api, ns: str) -> None:
     assert err.value.status == 404
 
 
+def test_job_defaults_and_generated_selector(api_client: client.ApiClient, ns: str) -> None:
+    job = client.BatchV1Api(api_client).create_namespaced_job(
+        ns,
+        {
+            "metadata": {"name": "j"},
+            "spec": {
+                "template": {"spec": {"restartPolicy": "Never", "containers": [{"name": "a", "image": "b"}]}}
+            },
+        },
+    )
+    uid = job.metadata.uid
+    assert job.spec.selector.match_labels == {"batch.kubernetes.io/controller-uid": uid}
+    assert job.spec.template.metadata.labels["batch.kubernetes.io/job-name"] == "j"
+    assert (job.spec.backoff_limit, job.spec.completions, job.spec.parallelism) == (6, 1, 1)
+    assert job.spec.completion_mode == "NonIndexed"
+
+
 def test_list_deployments_all_namespaces(apps: client.AppsV1Api, ns: str) -> None:
     apps.create_namespaced_deployment(ns, deployment("d-all"))
     names = [(d.metadata.namespace, d.metadata.name) for d in apps.list_deployment_for_all_namespaces().items]
@@ -328,6 +345,40 @@ def test_custom_object_field_selector_by_name(custom: client.CustomObjectsApi) -
     with pytest.raises(ApiException) as err:
         custom.list_cluster_custom_object("fip.io", "v1", "pools", field_selector="spec.size=1")
     assert err.value.status == 400  # CRDs without selectableFields support metadata.name/namespace only
+
+
+def test_custom_object_envelope_checks(custom: client.CustomObjectsApi) -> None:
+    spec = {"subnet": "a", "size": 1}
+    for envelope in (
+        {"apiVersion": "fip.io/v2", "kind": "Pool"},
+        {"apiVersion": "fip.io/v1", "kind": "Subnet"},
+    ):
+        with pytest.raises(ApiException) as err:
+            custom.create_cluster_custom_object(
+                "fip.io", "v1", "pools", {**envelope, "metadata": {"name": "h-env"}, "spec": spec}
+            )
+        assert err.value.status == 400, envelope
+
+
+def test_custom_object_without_kind_is_400(custom: client.CustomObjectsApi) -> None:
+    with pytest.raises(ApiException) as err:
+        custom.create_cluster_custom_object(
+            "fip.io", "v1", "pools", {"apiVersion": "fip.io/v1", "metadata": {"name": "h-nokind"}, "spec": {}}
+        )
+    assert err.value.status == 400
+    assert "Object 'Kind' is missing" in status_body(err.value)["message"]
+
+
+def test_int64_round_trip(custom: client.CustomObjectsApi) -> None:
+    big = 2**63 - 1
+    body = {
+        "apiVersion": "fip.io/v1",
+        "kind": "Pool",
+        "metadata": {"name": "h-big"},
+        "spec": {"subnet": "a", "size": big},
+    }
+    custom.create_cluster_custom_object("fip.io", "v1", "pools", body)
+    assert custom.get_cluster_custom_object("fip.io", "v1", "pools", "h-big")["spec"]["size"] == big
 
 
 def test_cluster_scoped_crd_has_no_namespaced_path(custom: client.CustomObjectsApi, ns: str) -> None:

@@ -68,6 +68,28 @@ def test_watch_without_rv_lists_then_follows(core: client.CoreV1Api, ns: str) ->
     assert events[2]["raw_object"]["kind"] == "ConfigMap"  # watch objects carry kind/apiVersion
 
 
+def test_watch_burst_in_order(core: client.CoreV1Api, ns: str) -> None:
+    rv = core.list_namespaced_config_map(ns).metadata.resource_version
+    names = [f"b{i:03d}" for i in range(150)]
+    for name in names:
+        core.create_namespaced_config_map(ns, {"metadata": {"name": name}})
+    events = collect(core.list_namespaced_config_map, ns, count=150, resource_version=rv)
+    assert summary(events) == [("ADDED", n) for n in names]
+    rvs = [int(e["raw_object"]["metadata"]["resourceVersion"]) for e in events]
+    assert rvs == sorted(rvs) and len(set(rvs)) == 150
+
+
+def test_namespace_deletion_is_seen_as_deletes(core: client.CoreV1Api) -> None:
+    name = f"h-wns-{time.monotonic_ns() % 100000}"
+    core.create_namespace({"metadata": {"name": name}})
+    core.create_namespaced_config_map(name, {"metadata": {"name": "c1"}})
+    core.create_namespaced_pod(name, pod_body("p1"))
+    rv = core.list_namespaced_config_map(name).metadata.resource_version
+    core.delete_namespace(name)
+    events = collect(core.list_namespaced_config_map, name, count=1, resource_version=rv)
+    assert summary(events) == [("DELETED", "c1")]
+
+
 def test_watch_rv_zero_sends_synthetic_added(core: client.CoreV1Api, ns: str) -> None:
     core.create_namespaced_config_map(ns, {"metadata": {"name": "z"}})
     events = collect(core.list_namespaced_config_map, ns, count=1, resource_version="0")
@@ -153,12 +175,21 @@ def test_no_bookmarks_unless_asked(core: client.CoreV1Api, ns: str) -> None:
 
 
 def test_watch_very_old_rv_is_410_expired(core: client.CoreV1Api, ns: str) -> None:
-    for i in range(50):
+    for i in range(10):
         core.create_namespaced_config_map(ns, {"metadata": {"name": f"churn-{i}"}})
     with pytest.raises(ApiException) as err:
         collect(core.list_namespaced_config_map, ns, count=1, resource_version="1")
     assert err.value.status == 410
     assert "Expired" in str(err.value.reason)
+
+
+@pytest.mark.timeout(20)
+def test_410_without_timeout_surfaces_after_one_client_retry(core: client.CoreV1Api, ns: str) -> None:
+    # no timeout_seconds: the client retries a 410 once with the same RV, then raises
+    with pytest.raises(ApiException) as err:
+        for _ in watch.Watch().stream(core.list_namespaced_config_map, ns, resource_version="1"):
+            pass
+    assert err.value.status == 410
 
 
 def test_410_is_an_error_event_in_a_200_stream(

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from lab.apiserver import schema, validation
+from lab.apiserver import schema, specs, validation
 from lab.apiserver.resources import BUILTIN, Registry, from_crd
 from lab.apiserver.status import APIError
 
@@ -80,16 +80,37 @@ def test_unknown_fields_per_group() -> None:
     assert validation.unknown_fields(REG.lookup("events.events.k8s.io"), v1_event) == ["message"]
 
 
-def test_pod_update_immutability() -> None:
+def test_update_rules() -> None:
     old = {"metadata": {"name": "p"}, "spec": {"containers": [{"name": "c", "image": "a"}], "nodeName": "n1"}}
-    validation.check_pod_update(
-        old, {**old, "spec": {"containers": [{"name": "c", "image": "b"}], "nodeName": "n1"}}
-    )
-    with pytest.raises(APIError) as err:
-        validation.check_pod_update(
-            old, {**old, "spec": {"containers": [{"name": "c", "image": "a"}], "nodeName": "n2"}}
-        )
-    assert err.value.code == 422 and "pod updates may not change fields" in err.value.message
+    new_image = {**old, "spec": {"containers": [{"name": "c", "image": "b"}], "nodeName": "n1"}}
+    assert specs.update_causes(PODS, old, new_image) == []
+    moved = {**old, "spec": {"containers": [{"name": "c", "image": "a"}], "nodeName": "n2"}}
+    ((field, _, message),) = specs.update_causes(PODS, old, moved)
+    assert field == "spec" and "pod updates may not change fields" in message
+    cms = REG.lookup("configmaps")
+    frozen = {"immutable": True, "data": {"a": "1"}}
+    assert [c[0] for c in specs.update_causes(cms, frozen, {"immutable": True, "data": {"a": "2"}})] == [
+        "data"
+    ]
+    assert specs.update_causes(cms, frozen, {**frozen, "metadata": {"labels": {"x": "y"}}}) == []
+    deploy = REG.lookup("deployments")
+    spec = {"selector": {"matchLabels": {"app": "a"}}, "template": {"metadata": {"labels": {"app": "a"}}}}
+    other = {"selector": {"matchLabels": {"app": "b"}}, "template": {"metadata": {"labels": {"app": "b"}}}}
+    assert [c[0] for c in specs.update_causes(deploy, {"spec": spec}, {"spec": other})] == ["spec.selector"]
+
+
+def test_extended_resources() -> None:
+    def pod(resources: dict[str, Any]) -> dict[str, Any]:
+        return {"containers": [{"name": "c", "image": "i", "resources": resources}]}
+
+    assert specs.pod_causes(pod({"limits": {"fip.io/ip": "1"}, "requests": {"fip.io/ip": "1"}})) == []
+    assert specs.pod_causes(pod({"requests": {"cpu": "500m"}})) == []
+    for bad in (
+        {"requests": {"fip.io/ip": "1"}},
+        {"requests": {"fip.io/ip": "1"}, "limits": {"fip.io/ip": "2"}},
+        {"limits": {"fip.io/ip": "500m"}},
+    ):
+        assert specs.pod_causes(pod(bad)), bad
 
 
 CRD = {
