@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import socket
 import struct
+import threading
 import time
 from ipaddress import IPv4Address, IPv6Address
 
@@ -53,8 +54,10 @@ def announce(
     try:
         with inside(netns):
             if ip.version == 4:
-                sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETH_P_ARP))
-                sock.bind((ifname, ETH_P_ARP))
+                # protocol 0: a send-only socket. With a protocol the kernel hooks the socket into
+                # receive at creation and unhooks it on bind, waiting for an RCU grace period.
+                sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, 0)
+                sock.bind((ifname, 0))
             else:
                 sock = socket.socket(socket.AF_INET6, socket.SOCK_RAW, socket.IPPROTO_ICMPV6)
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, ifname.encode())
@@ -63,14 +66,17 @@ def announce(
                 sock.bind((str(ip), 0))
     except OSError as exc:
         raise DatapathError(f"open announce socket on {ifname} in {netns}: {exc.strerror or exc}") from exc
-    with sock:
-        try:
-            for n in range(count):
-                if ip.version == 4:
-                    sock.send(arp_announcement(IPv4Address(ip), mac))
-                else:
-                    sock.sendto(neighbour_advertisement(IPv6Address(ip), mac), (_ALL_NODES, 0))
-                if n + 1 < count and interval > 0:
-                    time.sleep(interval)
-        except OSError as exc:
-            raise DatapathError(f"announce {ip} on {ifname} in {netns}: {exc.strerror or exc}") from exc
+    try:
+        for n in range(count):
+            if ip.version == 4:
+                sock.send(arp_announcement(IPv4Address(ip), mac))
+            else:
+                sock.sendto(neighbour_advertisement(IPv6Address(ip), mac), (_ALL_NODES, 0))
+            if n + 1 < count and interval > 0:
+                time.sleep(interval)
+    except OSError as exc:
+        sock.close()
+        raise DatapathError(f"announce {ip} on {ifname} in {netns}: {exc.strerror or exc}") from exc
+    # Closing a packet socket waits for an RCU grace period (~10-30 ms here) and the frames are
+    # already on the wire: let a short-lived thread wait for it instead of the caller.
+    threading.Thread(target=sock.close, name="garp close", daemon=True).start()

@@ -13,6 +13,12 @@ plug fails, and is otherwise permanent (other pods and the node itself rely on i
 Plug steps (fault-hook names): bridge, bridge-addresses, bridge-enslave, veth, pod-link, address,
 routes, announce. Plug calls of one driver are serialised by a lock: two first plugs of a VLAN
 must not both build its bridge.
+
+The hot path (every plug but a VLAN's first) costs ~1 ms, about 0.7 of it in the kernel: three
+lookups find the bridge complete, one request creates the veth with its host end up, in the
+bridge, and its pod end directly in the pod namespace as `ifname` (nothing moves between
+namespaces: a move costs ~15 ms), then the pod side (`pod.configure`). All through
+`bridge.rtnl` sockets opened with setns; pyroute2 (`Netlink`) only builds a missing bridge.
 """
 
 from __future__ import annotations

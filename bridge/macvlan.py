@@ -8,8 +8,10 @@ kubelet probes to the pod IP and Service traffic through the host stack do not w
 for these pods is handled inside the pod by `bpf/` (tc programs on the pod's interface).
 
 Plug steps (fault-hook names): vlan-parent, macvlan, pod-link, address, routes, announce.
-The child is created on the host under a staging name (so a crash never leaves an `eth0` on the
-host) and moved into the pod under `ifname`.
+The child is created directly inside the pod namespace under `ifname` (IFLA_NET_NS_FD on the
+create request): it never exists on the host, and nothing moves between namespaces (a move costs
+~15 ms, the create ~0.4 ms). Older fips created it on the host under a staging name and moved
+it; unplug still removes such a leftover.
 """
 
 from __future__ import annotations

@@ -21,7 +21,8 @@ def host_veth(container_id: str, ifname: str) -> str:
 
 
 def staging(container_id: str, ifname: str) -> str:
-    """The temporary host-side name of the pod end before it moves into the pod (`fit` + 11 hex)."""
+    """The temporary host-side name older fips gave the pod end before moving it into the pod
+    (`fit` + 11 hex); plugs now create it in the pod directly, unplug still removes a leftover."""
     return "fit" + _tag(container_id, ifname)
 
 

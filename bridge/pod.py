@@ -1,8 +1,11 @@
 """The pod side, the same in every mode: address, routes, announcement, and CHECK.
 
 By the time these run, the pod's interface exists in the pod namespace under its final name
-(`req.ifname`) with its final MAC. Nothing here needs an undo action: every address and route
-made here lives on that interface and disappears with it, and each mode's undo removes it.
+(`req.ifname`) with its final MAC, still down. `configure` talks to the pod namespace through a
+`bridge.rtnl` socket the caller opened there (a pyroute2 socket in a namespace costs ~5 ms);
+CHECK (`differences`) is not on the hot path and uses `bridge.netlink`. Nothing here needs an
+undo action: every address and route made here lives on that interface and disappears with it,
+and each mode's undo removes it.
 
 Routes: `default via gateway` and, when the subnet has a service CIDR, `<service CIDR> via
 gateway` (so ClusterIP traffic leaves by the pod's interface, where bpf/ rewrites it for macvlan /

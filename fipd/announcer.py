@@ -1,9 +1,10 @@
 """Gratuitous ARP / unsolicited NA for freshly plugged pods, off the CNI request's critical path.
 
 The switch must learn a floating IP's new port when the IP moves (ARCHITECTURE, flow 2), but the
-runtime need not wait for it: sending costs an AF_PACKET socket whose close waits for an RCU
-grace period (~10-25 ms here) plus the interval between repeated announcements, while the pod's
-containers start only after the CNI result anyway. fipd therefore plugs with `garp_count=0` and
+runtime need not wait for it: sending costs the interval between repeated announcements (20 ms
+each), while the pod's containers start only after the CNI result anyway. (The RCU grace period
+an AF_PACKET socket's close waits for, ~10-30 ms, `bridge.garp` already leaves to a thread.)
+fipd therefore plugs with `garp_count=0` and
 hands the announcement to this one background thread. A pod that is gone by then (DEL right after
 ADD) is skipped with a debug log; nothing else depends on the announcement.
 """

@@ -7,9 +7,9 @@ owns, encoded as FieldsV1 (`{"f:data": {"f:a": {}}}`). An apply by manager M of 
   value, unless `force=true`, which takes the field over;
 - removes fields M applied before but no longer applies, unless another manager owns them;
 - merges C into the object and records M's ownership of C's fields.
-A later non-apply write (PUT/PATCH) by another manager takes ownership of the fields it changes
-(`operation: Update`). Simplifications: lists are atomic (owned as a whole); objects never applied
-carry no managedFields (the real server tracks every write).
+Every other write through the API (POST/PUT/PATCH) records `operation: Update` for its manager
+(`fieldManager`, else the User-Agent's product name) and takes the fields it changes. Writes made
+in process (`api.storage`) record nothing. Simplification: lists are atomic (owned as a whole).
 """
 
 # ruff: noqa: E501  (messages are kube-apiserver's, verbatim)
@@ -23,7 +23,18 @@ from lab.apiserver.status import APIError
 
 Obj = dict[str, Any]
 Path = tuple[str, ...]
-SKIP_META = {"name", "namespace", "uid", "resourceVersion", "generation", "creationTimestamp", "managedFields", "selfLink", "deletionTimestamp", "deletionGracePeriodSeconds"}
+SKIP_META = {
+    "name",
+    "namespace",
+    "uid",
+    "resourceVersion",
+    "generation",
+    "creationTimestamp",
+    "managedFields",
+    "selfLink",
+    "deletionTimestamp",
+    "deletionGracePeriodSeconds",
+}
 
 
 def leaf_paths(obj: Any, prefix: Path = ()) -> set[Path]:
@@ -93,14 +104,21 @@ def entries(obj: Obj) -> list[Obj]:
 
 
 def _entry(manager: str, operation: str, api_version: str, now: str, paths: set[Path]) -> Obj:
-    return {"manager": manager, "operation": operation, "apiVersion": api_version, "time": now, "fieldsType": "FieldsV1", "fieldsV1": to_fields(paths)}
+    return {
+        "manager": manager,
+        "operation": operation,
+        "apiVersion": api_version,
+        "time": now,
+        "fieldsType": "FieldsV1",
+        "fieldsV1": to_fields(paths),
+    }
 
 
 def _set_entries(obj: Obj, managed: list[Obj]) -> None:
     obj["metadata"]["managedFields"] = [e for e in managed if e.get("fieldsV1")]
 
 
-def apply(existing: Obj | None, config: Obj, manager: str, force: bool, api_version: str, now: str) -> Obj:
+def apply(existing: Obj | None, config: Obj, manager: str, *, force: bool, api_version: str, now: str) -> Obj:
     """The object after applying `config` (not yet stored); raises 409 on ownership conflicts."""
     new_paths = leaf_paths(config)
     if existing is None:
@@ -123,7 +141,16 @@ def apply(existing: Obj | None, config: Obj, manager: str, force: bool, api_vers
             409,
             "Conflict",
             f"Apply failed with {len(conflicts)} conflict{'s' if len(conflicts) > 1 else ''}: {'; '.join(shown)}",
-            {"causes": [{"reason": "FieldManagerConflict", "message": f'conflict with "{m}"', "field": "." + ".".join(p)} for m, p in sorted(conflicts)]},
+            {
+                "causes": [
+                    {
+                        "reason": "FieldManagerConflict",
+                        "message": f'conflict with "{m}"',
+                        "field": "." + ".".join(p),
+                    }
+                    for m, p in sorted(conflicts)
+                ]
+            },
         )
     mine = next((e for e in managed if e["manager"] == manager and e.get("operation") == "Apply"), None)
     before = from_fields(mine["fieldsV1"]) if mine else set()
@@ -142,11 +169,14 @@ def apply(existing: Obj | None, config: Obj, manager: str, force: bool, api_vers
     return out
 
 
+def record_create(obj: Obj, manager: str, api_version: str, now: str) -> None:
+    """A create through the API: `manager` owns every field the request set (operation Update)."""
+    obj["metadata"]["managedFields"] = [_entry(manager, "Update", api_version, now, leaf_paths(obj))]
+
+
 def record_update(old: Obj, new: Obj, manager: str, api_version: str, now: str) -> None:
-    """A non-apply write to an object with managedFields: `manager` takes the fields it changed."""
+    """A non-apply write through the API: `manager` takes the fields it changed (operation Update)."""
     managed = entries(old)
-    if not managed:
-        return
     changed = {p for p in leaf_paths(new) | leaf_paths(old) if get(old, p) != get(new, p)}
     if not changed:
         new["metadata"]["managedFields"] = managed

@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import ipaddress
 import itertools
+import random
 import threading
 from typing import Any
 
@@ -126,6 +127,50 @@ def qos_class(spec: Obj) -> str:
         for r in res
     )
     return "Guaranteed" if guaranteed else "Burstable"
+
+
+def pod_admission(obj: Obj) -> None:
+    """The default admission plugins' pod changes: ServiceAccount (account name, token volume and
+    mounts), Priority (0, PreemptLowerPriority), DefaultTolerationSeconds (not-ready/unreachable 300 s)."""
+    spec = obj.setdefault("spec", {})
+    account = spec.setdefault("serviceAccountName", spec.get("serviceAccount") or "default")
+    spec.setdefault("serviceAccount", account)
+    if spec.get("automountServiceAccountToken") is not False:
+        suffix = "".join(random.choice("bcdfghjklmnpqrstvwxz2456789") for _ in range(5))  # noqa: S311
+        volume = f"kube-api-access-{suffix}"
+        namespace_file = {
+            "path": "namespace",
+            "fieldRef": {"apiVersion": "v1", "fieldPath": "metadata.namespace"},
+        }
+        sources = [
+            {"serviceAccountToken": {"expirationSeconds": 3607, "path": "token"}},
+            {"configMap": {"name": "kube-root-ca.crt", "items": [{"key": "ca.crt", "path": "ca.crt"}]}},
+            {"downwardAPI": {"items": [namespace_file]}},
+        ]
+        spec.setdefault("volumes", []).append(
+            {"name": volume, "projected": {"defaultMode": 420, "sources": sources}}
+        )
+        for c in [*(spec.get("containers") or []), *(spec.get("initContainers") or [])]:
+            if isinstance(c, dict):
+                c.setdefault("volumeMounts", []).append(
+                    {
+                        "name": volume,
+                        "readOnly": True,
+                        "mountPath": "/var/run/secrets/kubernetes.io/serviceaccount",
+                    }
+                )
+    if not spec.get("priorityClassName"):
+        spec.setdefault("priority", 0)
+    spec.setdefault("preemptionPolicy", "PreemptLowerPriority")
+    tolerations = spec.setdefault("tolerations", [])
+    for key in ("node.kubernetes.io/not-ready", "node.kubernetes.io/unreachable"):
+        if not any(
+            isinstance(t, dict) and t.get("key") == key and t.get("effect") in (None, "", "NoExecute")
+            for t in tolerations
+        ):
+            tolerations.append(
+                {"key": key, "operator": "Exists", "effect": "NoExecute", "tolerationSeconds": 300}
+            )
 
 
 def pull_policy(image: str) -> str:

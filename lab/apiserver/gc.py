@@ -22,9 +22,10 @@ import threading
 import time
 from typing import Any
 
+from lab.apiserver.deletion import DeleteOptions
 from lab.apiserver.resources import ResourceType
 from lab.apiserver.status import APIError
-from lab.apiserver.store import DeleteOptions, Store
+from lab.apiserver.store import Store
 
 Obj = dict[str, Any]
 RECHECK_S = 0.05

@@ -10,21 +10,20 @@ flushed one by one.
 
 from __future__ import annotations
 
-import collections
 import select
 import socket
-import time
 from http.server import BaseHTTPRequestHandler
 from typing import TYPE_CHECKING, Any
 
 import orjson
 import yaml
 
-from lab.apiserver import access, discovery, events, pods, routes, schema, validation
+from lab.apiserver import access, discovery, events, pods, routes, scale, schema, validation
+from lab.apiserver import apply as applying
+from lab.apiserver.deletion import DeleteOptions
 from lab.apiserver.routes import Route
 from lab.apiserver.selectors import combine, field_matcher, label_matcher
 from lab.apiserver.status import APIError, bad_request, route_not_found, success
-from lab.apiserver.store import DeleteOptions
 from lab.apiserver.watch import WatchStream
 
 if TYPE_CHECKING:
@@ -288,7 +287,7 @@ class Handler(BaseHTTPRequestHandler):
         if route.verb == "get":
             with storage.lock:
                 obj = storage.current(rt, ns or "", name)
-            return 200, scale_of(rt, obj) if sub == "scale" else obj
+            return 200, scale.view(rt, obj) if sub == "scale" else obj
         if route.verb == "create":
             if sub == "binding":
                 body = self._decode(raw, "Binding")
@@ -307,11 +306,13 @@ class Handler(BaseHTTPRequestHandler):
                 )
             body = self._decode(raw, rt.kind)
             self._unknown(rt, body, route)
-            return 201, storage.create_rt(rt, ns, body, dry_run=dry)
+            return 201, storage.create_rt(rt, ns, body, dry_run=dry, manager=self._manager(route))
         if route.verb == "update":
             body = self._decode(raw, rt.kind)
             if sub == "scale":
-                return 200, self._scale_write(route, body, "update")
+                return 200, scale.write(
+                    self.api.storage, route.rt, route.namespace, route.name, body, "update"
+                )
             self._unknown(rt, body, route)
             if not sub and rt.kind in CREATE_ON_UPDATE and isinstance(body, dict):
                 with storage.lock:
@@ -320,9 +321,11 @@ class Handler(BaseHTTPRequestHandler):
                         body.setdefault("metadata", {})["name"] = name
                         body["metadata"].pop("resourceVersion", None)
                         return 201, storage.create_rt(rt, ns, body, dry_run=dry)
-            return 200, storage.update_rt(rt, ns, name, body, subresource=sub, dry_run=dry)
+            return 200, storage.update_rt(
+                rt, ns, name, body, subresource=sub, dry_run=dry, manager=self._manager(route)
+            )
         if route.verb == "patch":
-            return 200, self._patch(route, raw, dry)
+            return self._patch(route, raw, dry)
         if route.verb == "delete":
             return 200, self._delete(route, raw, dry)
         if route.verb == "deletecollection":
@@ -373,67 +376,46 @@ class Handler(BaseHTTPRequestHandler):
         if mode != "Ignore":
             self._warnings += [f'unknown field \\"{p}\\"' for p in unknown]
 
-    def _patch(self, route: Route, raw: bytes, dry: bool) -> Obj:
+    def _manager(self, route: Route) -> str:
+        """`fieldManager`, else the User-Agent's product (`OpenAPI-Generator` for the Python client)."""
+        return route.query.get("fieldManager") or (self.headers.get("User-Agent") or "unknown").split("/")[0]
+
+    def _patch(self, route: Route, raw: bytes, dry: bool) -> tuple[int, Obj]:
         ctype = (self.headers.get("Content-Type") or "").split(";")[0].strip().lower()
         ptype = PATCH_TYPES.get(ctype)
         if ptype is None:
             raise APIError(415, "UnsupportedMediaType", UNSUPPORTED_PATCH)
         storage, rt = self.api.storage, route.rt
         if ptype == "apply":
-            if not route.query.get("fieldManager"):
-                raise bad_request("PATCH /apply requires fieldManager to be set")
-            body = self._decode(raw, rt.kind)
-            with storage.lock:
-                existing = storage._bucket(rt).get(
-                    (route.namespace or "", route.name) if rt.namespaced else ("", route.name)
-                )
-                if existing is None:
-                    if isinstance(body, dict):
-                        body.setdefault("metadata", {})["name"] = route.name
-                    return storage.create_rt(rt, route.namespace, body, dry_run=dry)
-            ptype = "merge"
-        else:
-            body = self._decode(raw)
+            return self._apply(route, raw, dry)
+        body = self._decode(raw)
         if route.subresource == "scale":
-            return self._scale_write(route, body, ptype)
-        return storage.patch_rt(
-            rt, route.namespace, route.name, ptype, body, subresource=route.subresource, dry_run=dry
-        )
+            return 200, scale.write(self.api.storage, route.rt, route.namespace, route.name, body, ptype)
+        return 200, storage.patch_rt(
+            rt, route.namespace, route.name, ptype, body, subresource=route.subresource, dry_run=dry,
+            manager=self._manager(route),
+        )  # fmt: skip
 
-    def _scale_write(self, route: Route, body: Any, how: str) -> Obj:
+    def _apply(self, route: Route, raw: bytes, dry: bool) -> tuple[int, Obj]:
         storage, rt = self.api.storage, route.rt
-        from lab.apiserver import patch as patching
-
+        manager = route.query.get("fieldManager")
+        if not manager:
+            raise bad_request("PATCH /apply requires fieldManager to be set")
+        body = self._decode(raw, rt.kind)
+        validation.check_shape(rt, body)
+        if (body.get("metadata") or {}).get("name") not in (None, route.name):
+            raise bad_request("the name of the object does not match the name on the URL")
+        body.setdefault("metadata", {})["name"] = route.name
+        force = route.flag("force")
         with storage.lock:
-            obj = storage.current(rt, route.namespace or "", route.name)
-            scale = scale_of(rt, obj)
-            try:
-                if how == "update":
-                    new_scale = body
-                elif how == "json":
-                    new_scale = patching.json_patch(scale, body)
-                else:
-                    new_scale = patching.merge_patch(scale, body)
-            except patching.PatchError as e:
-                raise APIError(
-                    400 if e.bad_format else 422, "BadRequest" if e.bad_format else "Invalid", str(e)
-                ) from None
-            replicas = ((new_scale or {}).get("spec") or {}).get("replicas")
-            if not isinstance(replicas, int) or isinstance(replicas, bool) or replicas < 0:
-                raise APIError(
-                    422,
-                    "Invalid",
-                    f'Scale.autoscaling "{route.name}" is invalid: spec.replicas: Invalid value: {replicas!r}: must be greater than or equal to 0',
-                )
-            rv = ((new_scale or {}).get("metadata") or {}).get("resourceVersion")
-            path = rt.scale.spec_replicas.lstrip(".").split(".") if rt.scale else ["spec", "replicas"]
-            update: Obj = {path[-1]: replicas}
-            for part in reversed(path[:-1]):
-                update = {part: update}
-            if rv:
-                update.setdefault("metadata", {})["resourceVersion"] = rv
-            new = storage.patch_rt(rt, route.namespace, route.name, "merge", update)
-        return scale_of(rt, new)
+            existing = storage._bucket(rt).get((storage._ns(rt, route.namespace), route.name))
+            merged = applying.apply(
+                existing, body, manager, force=force, api_version=rt.api_version, now=storage.now()
+            )
+            if existing is None:
+                return 201, storage.create_rt(rt, route.namespace, merged, dry_run=dry)
+            merged["metadata"]["resourceVersion"] = existing["metadata"]["resourceVersion"]
+            return 200, storage._write(rt, existing, merged, route.subresource, dry)
 
     def _delete_options(self, route: Route, raw: bytes) -> DeleteOptions:
         q = route.query
@@ -532,36 +514,3 @@ class Handler(BaseHTTPRequestHandler):
         except OSError:
             return False
         return True
-
-
-def scale_of(rt: Any, obj: Obj) -> Obj:
-    """The `autoscaling/v1` Scale view of a workload or a CR with a scale subresource."""
-    paths = rt.scale
-
-    def get(path: str | None) -> Any:
-        cur: Any = obj
-        for part in (path or "").lstrip(".").split("."):
-            cur = cur.get(part) if isinstance(cur, dict) else None
-        return cur
-
-    m = obj["metadata"]
-    status: Obj = {"replicas": get(paths.status_replicas) or 0}
-    if paths.label_selector and get(paths.label_selector):
-        status["selector"] = get(paths.label_selector)
-    elif not rt.custom:
-        sel = ((obj.get("spec") or {}).get("selector") or {}).get("matchLabels") or {}
-        if sel:
-            status["selector"] = ",".join(f"{k}={v}" for k, v in sorted(sel.items()))
-    return {
-        "kind": "Scale",
-        "apiVersion": "autoscaling/v1",
-        "metadata": {
-            k: m[k] for k in ("name", "namespace", "uid", "resourceVersion", "creationTimestamp") if k in m
-        },
-        "spec": {"replicas": get(paths.spec_replicas) or 0},
-        "status": status,
-    }
-
-
-RequestLog = collections.deque[tuple[str, str, int]]
-_ = time

@@ -103,9 +103,29 @@ def strategic_merge_patch(target: JSON, patch: JSON) -> JSON:  # noqa: PLR0912
                 out[k] = merged
         else:
             out[k] = copy.deepcopy(v)
+    for k, order in patch.items():
+        if (
+            k.startswith("$setElementOrder/")
+            and isinstance(order, list)
+            and isinstance(out.get(k.split("/", 1)[1]), list)
+        ):
+            field = k.split("/", 1)[1]
+            out[field] = _reorder(field, out[field], order)
     if isinstance(retain, list):
         out = {k: v for k, v in out.items() if k in retain}
     return out
+
+
+def _reorder(field: str, items: list[Any], order: list[Any]) -> list[Any]:
+    """`$setElementOrder`: the listed elements first, in that order; the rest keep theirs, after."""
+    key = _merge_key(field, items)
+
+    def ident(x: Any) -> Any:
+        return x.get(key) if key is not None and isinstance(x, dict) else x
+
+    wanted = [ident(o) for o in order]
+    first = [next(i for i in items if ident(i) == w) for w in wanted if any(ident(i) == w for i in items)]
+    return first + [i for i in items if ident(i) not in wanted]
 
 
 def _merge_list(field: str, current: list[Any], patch: list[Any]) -> list[Any]:

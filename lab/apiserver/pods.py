@@ -64,7 +64,7 @@ def bind(storage: Store, ns: str, name: str, body: Any) -> Obj:  # noqa: PLR0912
         raise APIError(
             500,
             "InternalError",
-            f"Internal error occurred: target.kind: Not supported: \"{target['kind']}\": must be empty or 'Node'",
+            f'Internal error occurred: target.kind: Unsupported value: "{target["kind"]}": supported values: "Node", "<empty>"',
         )
     rt = storage.registry.lookup("pods")
     with storage.lock:
@@ -127,8 +127,8 @@ def evict(storage: Store, ns: str, name: str, body: Any) -> None:
     """`pods/eviction` (policy/v1 Eviction): a graceful delete, refused (429) while a matching
     PodDisruptionBudget reports `status.disruptionsAllowed: 0`. PDB status is whatever was written
     to it: no disruption controller computes it here."""
+    from lab.apiserver.deletion import DeleteOptions
     from lab.apiserver.specs import selector_matches
-    from lab.apiserver.store import DeleteOptions
 
     if not isinstance(body, dict):
         raise bad_request("json: cannot unmarshal into Go value of type policy.Eviction")

@@ -13,9 +13,11 @@ from typing import Any, TypeVar, cast
 import orjson
 
 from lab.apiserver import pods
+from lab.apiserver.deletion import DeleteOptions
+from lab.apiserver.listing import ListResult
 from lab.apiserver.selectors import combine, field_matcher, label_matcher
 from lab.apiserver.status import APIError
-from lab.apiserver.store import DeleteOptions, ListResult, Store
+from lab.apiserver.store import Store
 
 Obj = dict[str, Any]
 T = TypeVar("T")

@@ -16,20 +16,20 @@ deletion (`lab.apiserver.pods`); dependents are collected by ownerReference (`la
 
 from __future__ import annotations
 
-import bisect
 import copy
 import random
 import threading
 import time
 import uuid
-from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 import orjson
 
-from lab.apiserver import crds, defaults, patch, pods, specs, validation
+from lab.apiserver import apply as applying
+from lab.apiserver import crds, defaults, deletion, listing, patch, pods, specs, timestamps, validation
+from lab.apiserver.deletion import DeleteOptions
 from lab.apiserver.history import Change, History
+from lab.apiserver.listing import ListResult
 from lab.apiserver.resources import Registry, ResourceType
 from lab.apiserver.selectors import Matcher
 from lab.apiserver.status import (
@@ -38,37 +38,14 @@ from lab.apiserver.status import (
     already_exists,
     bad_request,
     conflict,
-    expired,
     invalid,
     not_found,
 )
+from lab.apiserver.timestamps import rfc3339
 
 Obj = dict[str, Any]
 Key = tuple[str, str]  # (namespace, name); namespace "" for cluster-scoped
 SUFFIX_CHARS = "bcdfghjklmnpqrstvwxz2456789"
-IMMORTAL_NAMESPACES = ("default", "kube-system", "kube-public")  # NamespaceLifecycle admission
-
-
-def rfc3339(t: float) -> str:
-    return datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-@dataclass(frozen=True, slots=True)
-class DeleteOptions:
-    grace_period: int | None = None
-    propagation: str | None = None  # Background (default), Foreground, Orphan
-    uid: str | None = None
-    resource_version: str | None = None
-    dry_run: bool = False
-
-
-@dataclass(slots=True)
-class ListResult:
-    items: list[Obj]
-    resource_version: str
-    continue_token: str
-    remaining: int | None
-    encoded: list[bytes]  # the items as JSON, serialised once at write time (same order)
 
 
 class Store:
@@ -172,7 +149,14 @@ class Store:
     # ----- create --------------------------------------------------------------------------------
 
     def create_rt(  # noqa: PLR0912
-        self, rt: ResourceType, ns: str | None, body: Any, *, dry_run: bool = False, keep_status: bool = False
+        self,
+        rt: ResourceType,
+        ns: str | None,
+        body: Any,
+        *,
+        dry_run: bool = False,
+        keep_status: bool = False,
+        manager: str = "",
     ) -> Obj:
         """Create from a freshly decoded body (which this takes ownership of)."""
         validation.check_shape(rt, body)
@@ -206,6 +190,10 @@ class Store:
         ):
             meta.pop(k, None)
         defaults.apply_create_defaults(rt, obj, self.cluster_ips, keep_status)
+        if not rt.custom:
+            timestamps.normalize(rt.kind, obj)
+        if manager and rt.kind == "Pod" and not rt.group:  # admission plugins run for API requests only
+            defaults.pod_admission(obj)
         with self.lock:
             if rt.namespaced:
                 self._check_namespace(rt, ns)
@@ -216,6 +204,8 @@ class Store:
                 raise already_exists(rt.plural, rt.group, meta["name"])
             meta["uid"] = str(uuid.uuid4())
             meta["creationTimestamp"] = self.now()
+            if manager and not meta.get("managedFields"):
+                applying.record_create(obj, manager, rt.api_version, meta["creationTimestamp"])
             if rt.kind not in defaults.NO_GENERATION:
                 meta["generation"] = 1
             if rt.kind == "CustomResourceDefinition":
@@ -267,6 +257,7 @@ class Store:
         *,
         subresource: str = "",
         dry_run: bool = False,
+        manager: str = "",
     ) -> Obj:
         validation.check_shape(rt, body)
         meta = dict(body.get("metadata") or {})
@@ -304,9 +295,11 @@ class Store:
                         )
                     ],
                 )
-            return self._write(rt, old, body, subresource, dry_run)
+            return self._write(rt, old, body, subresource, dry_run, manager=manager)
 
-    def _write(self, rt: ResourceType, old: Obj, body: Obj, subresource: str, dry_run: bool) -> Obj:  # noqa: PLR0912
+    def _write(  # noqa: PLR0912
+        self, rt: ResourceType, old: Obj, body: Obj, subresource: str, dry_run: bool, *, manager: str = ""
+    ) -> Obj:
         """Turn `body` into the next version of `old` (server fields kept) and commit it if changed."""
         if subresource == "status":
             new = dict(old)
@@ -362,11 +355,20 @@ class Store:
             changed = specs.update_causes(rt, old, new)
             if changed:
                 raise invalid(rt.kind, rt.group, om["name"], changed)
+        if not rt.custom:
+            timestamps.normalize(rt.kind, new)
         validation.validate(rt, new)
+        if manager:  # a write through the API: record field ownership
+            applying.record_update(old, new, manager, rt.api_version, self.now())
+        elif om.get("managedFields") and "managedFields" not in meta:
+            meta["managedFields"] = om["managedFields"]
         if new == old:
             return old
-        if "generation" in meta and _spec_of(new) != _spec_of(old):
-            meta["generation"] = int(meta["generation"]) + 1
+        annotations_changed = rt.kind == "Deployment" and meta.get("annotations") != om.get("annotations")
+        if "generation" in meta and (_spec_of(new) != _spec_of(old) or annotations_changed):
+            meta["generation"] = (
+                int(meta["generation"]) + 1
+            )  # the deployment strategy also counts annotations
         if dry_run:
             return new
         if meta.get("deletionTimestamp") and not meta.get("finalizers") and self._deletion_done(rt, new):
@@ -401,8 +403,9 @@ class Store:
         *,
         subresource: str = "",
         dry_run: bool = False,
+        manager: str = "",
     ) -> Obj:
-        """Apply a `json`, `merge`, `strategic` or `apply` patch to the current object."""
+        """Apply a `json`, `merge` or `strategic` patch to the current object."""
         with self.lock:
             old = self.current(rt, ns or "", name)
             try:
@@ -431,132 +434,19 @@ class Store:
             if rv and rv != old["metadata"]["resourceVersion"]:
                 raise conflict(rt.plural, rt.group, name, STALE)
             validation.check_shape(rt, patched)
-            return self._write(rt, old, patched, subresource, dry_run)
+            return self._write(rt, old, patched, subresource, dry_run, manager=manager)
 
-    # ----- delete --------------------------------------------------------------------------------
+    # ----- delete (lab.apiserver.deletion) and reads (lab.apiserver.listing) ----------------------
 
     def delete_rt(self, rt: ResourceType, ns: str | None, name: str, opts: DeleteOptions) -> Obj:
         """Delete or start deleting; returns the object as last stored (deletionTimestamp if kept)."""
-        with self.lock:
-            old = self.current(rt, ns or "", name)
-            om = old["metadata"]
-            if opts.uid and opts.uid != om.get("uid"):
-                raise conflict(
-                    rt.plural,
-                    rt.group,
-                    name,
-                    f"Precondition failed: UID in precondition: {opts.uid}, UID in object meta: {om.get('uid')}",
-                )
-            if opts.resource_version and opts.resource_version != om.get("resourceVersion"):
-                raise conflict(
-                    rt.plural,
-                    rt.group,
-                    name,
-                    f"Precondition failed: ResourceVersion in precondition: {opts.resource_version}, ResourceVersion in object meta: {om.get('resourceVersion')}",
-                )
-            if rt.kind == "Namespace" and name in IMMORTAL_NAMESPACES:
-                raise APIError(
-                    403,
-                    "Forbidden",
-                    f'namespaces "{name}" is forbidden: this namespace may not be deleted',
-                    {"name": name, "kind": "namespaces"},
-                )
-            if opts.dry_run:
-                return old
-            finalizers = list(om.get("finalizers") or [])
-            if (
-                opts.propagation == "Orphan"
-                and "orphan" not in finalizers
-                and self._dependents.get(om["uid"])
-            ):
-                finalizers.append("orphan")
-            elif opts.propagation == "Foreground" and "foregroundDeletion" not in finalizers:
-                finalizers.append("foregroundDeletion")
-            if rt.kind == "Namespace" and "kubernetes" not in finalizers:
-                finalizers.append("kubernetes")
-            grace = pods.grace_period(old, opts.grace_period) if rt.kind == "Pod" else 0
-            if grace == 0 and not finalizers:
-                gone = self._commit(rt, "DELETED", dict(old), old)
-                self._after_removed(rt, gone)
-                return gone
-            return self._start_deletion(rt, old, grace, finalizers)
-
-    def _start_deletion(self, rt: ResourceType, old: Obj, grace: int, finalizers: list[str]) -> Obj:
-        om = old["metadata"]
-        now = self.clock()
-        if om.get("deletionTimestamp"):
-            current = om.get("deletionGracePeriodSeconds", 0)
-            if grace >= current and finalizers == (om.get("finalizers") or []):
-                return old
-            grace = min(grace, current)
-            if grace == 0 and not om.get("finalizers"):
-                gone = self._commit(rt, "DELETED", dict(old), old)
-                self._after_removed(rt, gone)
-                return gone
-        new = dict(old)
-        meta = new["metadata"] = dict(om)
-        meta["deletionTimestamp"] = rfc3339(now + grace)
-        meta["deletionGracePeriodSeconds"] = grace
-        meta["finalizers"] = finalizers
-        if "generation" in meta:
-            meta["generation"] = int(meta["generation"]) + 1
-        if rt.kind == "Namespace":
-            new["status"] = {"phase": "Terminating"}
-        stored = self._commit(rt, "MODIFIED", new, old)
-        if grace > 0:
-            for callback in self.on_graceful:
-                callback(rt, stored, now + grace)
-        for callback in self.on_deleting:
-            callback(rt, stored)
-        return stored
+        return deletion.delete(self, rt, ns, name, opts)
 
     def remove_finalizer(self, rt: ResourceType, ns: str, name: str, uid: str, finalizer: str) -> None:
-        """Drop one finalizer (GC and namespace controller use this); the object goes if none remain."""
-        with self.lock:
-            obj = self._bucket(rt).get((ns, name))
-            if obj is None or obj["metadata"].get("uid") != uid:
-                return
-            fins = [f for f in obj["metadata"].get("finalizers") or [] if f != finalizer]
-            new = dict(obj)
-            new["metadata"] = dict(obj["metadata"], finalizers=fins)
-            if not fins:
-                del new["metadata"]["finalizers"]
-            self._write(rt, obj, new, "", False)
+        deletion.remove_finalizer(self, rt, ns, name, uid, finalizer)
 
     def expire_grace(self, rt: ResourceType, ns: str, name: str, uid: str) -> None:
-        """The grace period of a terminating pod ended (no kubelet confirmed): remove it."""
-        with self.lock:
-            obj = self._bucket(rt).get((ns, name))
-            if (
-                obj is None
-                or obj["metadata"].get("uid") != uid
-                or not obj["metadata"].get("deletionTimestamp")
-            ):
-                return
-            if obj["metadata"].get("finalizers"):
-                return
-            gone = self._commit(rt, "DELETED", dict(obj), obj)
-            self._after_removed(rt, gone)
-
-    def wait_for_rv(self, rv: int, timeout: float) -> None:
-        """Block until the store has reached `rv`; 504 'Too large resource version' after `timeout`."""
-        deadline = time.monotonic() + timeout
-        with self.lock:
-            while self.history.rv < rv:
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    raise APIError(
-                        504,
-                        "Timeout",
-                        f"Too large resource version: {rv}, current: {self.history.rv}",
-                        {
-                            "causes": [
-                                {"reason": "ResourceVersionTooLarge", "message": "Too large resource version"}
-                            ],
-                            "retryAfterSeconds": 1,
-                        },
-                    )
-                self.cond.wait(left)
+        deletion.expire_grace(self, rt, ns, name, uid)
 
     def drop_all(self, key: str) -> None:
         """Remove every object of one resource (its CRD was deleted), each with a DELETED event."""
@@ -568,24 +458,8 @@ class Store:
             for obj in list(self._bucket(rt).values()):
                 self._commit(rt, "DELETED", dict(obj), obj)
 
-    # ----- reads ---------------------------------------------------------------------------------
-
-    def _as_of(
-        self, rt: ResourceType, rv: int, bucket: dict[Key, Obj], encoded: dict[Key, bytes], keys: list[Key]
-    ) -> tuple[dict[Key, Obj], dict[Key, bytes], list[Key]]:
-        """The resource's objects as they were at `rv`, undoing later changes (continue pages are a
-        consistent snapshot, as etcd serves them)."""
-        undo: dict[Key, Obj | None] = {}
-        for change in reversed(self.history.since(rv)):
-            if change.key == rt.key:
-                m = change.obj["metadata"]
-                undo[(change.namespace, m["name"])] = change.old
-        if not undo:
-            return bucket, encoded, keys
-        then = {k: o for k, o in bucket.items() if k not in undo}
-        then.update({k: o for k, o in undo.items() if o is not None})
-        raw = {k: encoded[k] if k not in undo else orjson.dumps(then[k]) for k in then}
-        return then, raw, sorted(then)
+    def wait_for_rv(self, rv: int, timeout: float) -> None:
+        listing.wait_for_rv(self, rv, timeout)
 
     def list_rt(
         self,
@@ -598,45 +472,7 @@ class Store:
         as_of: int | None = None,
     ) -> ListResult:
         """Sorted by namespace/name (etcd key order); `cont` pages and `as_of` read a past snapshot."""
-        start: Key | None = None
-        rv0 = 0
-        if as_of is not None and not cont:
-            with self.lock:
-                if as_of > self.history.rv:
-                    raise APIError(
-                        504, "Timeout", f"Too large resource version: {as_of}, current: {self.history.rv}"
-                    )
-                self.history.check(as_of)
-            rv0, cont = as_of, "exact"
-        elif cont:
-            start, rv0 = _decode_continue(cont)
-            with self.lock:
-                if rv0 < self.history.compacted_rv:
-                    raise expired(_CONTINUE_EXPIRED)
-        with self.lock:
-            rv = self.history.rv
-            bucket = self._bucket(rt)
-            keys = self._sorted.get(rt.key)
-            if keys is None:
-                keys = self._sorted[rt.key] = sorted(bucket)
-            encoded = self._encoded.get(rt.key, {})
-            if cont and rv0 < rv:
-                bucket, encoded, keys = self._as_of(rt, rv0, bucket, encoded, keys)
-            if ns:
-                keys = keys[bisect.bisect_left(keys, (ns, "")) : bisect.bisect_left(keys, (ns + "\x00", ""))]
-            if start is not None:
-                keys = keys[bisect.bisect_right(keys, start) :]
-            if matcher is not None:
-                keys = [k for k in keys if matcher(bucket[k])]
-            if limit and len(keys) > limit:
-                remaining = len(keys) - limit
-                keys = keys[:limit]
-                token = _encode_continue(keys[-1], rv0 if cont else rv)
-            else:
-                remaining, token = None, ""
-            objs = [bucket[k] for k in keys]
-            raws = [encoded[k] for k in keys]
-        return ListResult(objs, str(rv0 if cont else rv), token, remaining, raws)
+        return listing.list_objects(self, rt, ns, matcher, limit=limit, cont=cont, as_of=as_of)
 
 
 def _spec_of(obj: Obj) -> Obj:
@@ -647,27 +483,3 @@ _UNSUPPORTED_SMP = (
     "the body of the request was in an unknown format - accepted media types include: "
     "application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml"
 )
-_CONTINUE_EXPIRED = (
-    "The provided continue parameter is too old to display a consistent list result. You can start a new list "
-    "without the continue parameter, or use the continue token in this response to retrieve the remainder of the "
-    "results. Continuing with the provided token results in an inconsistent list - objects that were created, "
-    "modified, or deleted between the time the first chunk was returned and now may show up in the list."
-)
-
-
-def _encode_continue(start: Key, rv: int) -> str:
-    import base64
-
-    raw = orjson.dumps({"v": "meta.k8s.io/v1", "rv": rv, "start": f"{start[0]}/{start[1]}"})
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def _decode_continue(token: str) -> tuple[Key, int]:
-    import base64
-
-    try:
-        raw = orjson.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
-        ns, _, name = str(raw["start"]).partition("/")
-        return (ns, name), int(raw["rv"])
-    except (ValueError, KeyError, TypeError, orjson.JSONDecodeError):
-        raise bad_request(f"continue key is not valid: {token!r}") from None

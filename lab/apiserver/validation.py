@@ -88,7 +88,10 @@ def decode_error(rt: ResourceType, message: str) -> APIError:
 def check_shape(rt: ResourceType, obj: Any) -> None:
     """Decoder-level checks (400): object, kind and apiVersion, JSON types of the envelope."""
     if not isinstance(obj, dict):
-        raise bad_request(f"json: cannot unmarshal {type(obj).__name__} into Go value of type struct")
+        raise bad_request(
+            f"couldn't get version/kind; json parse error: json: cannot unmarshal {_jtype(obj)} into Go value "
+            'of type struct { APIVersion string "json:\\"apiVersion,omitempty\\""; Kind string "json:\\"kind,omitempty\\"" }'
+        )
     kind, api_version = obj.get("kind"), obj.get("apiVersion")
     if rt.custom and not kind:  # unstructured decoding needs both
         raise bad_request(f"Object 'Kind' is missing in '{_compact(obj)}'")

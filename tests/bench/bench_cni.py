@@ -8,10 +8,14 @@ job in the same namespaces, in one run:
     macvlan mode  fip macvlan on node n2 (parent eth1)  vs  `macvlan` + `host-local` on n2
 
 For each mode, N pods (default 200, env FIP_BENCH_CNI_PODS) get a fresh network namespace each;
-ADD alternates fip / reference pod by pod, then DEL alternates the same way. Every invocation is
-a real exec with containerd's environment and stdin, timed from spawn to exit, from a thread
-that has entered the node's namespace (where the reference plugins must run; fip-cni does not
-care). Each plugin does a few warm-up ADD/DEL pairs first (bridge and sub-interface creation).
+ADD alternates fip / reference pod by pod, then DEL alternates the same way, with a pause
+(FIP_BENCH_CNI_SETTLE_MS, default 50) after every invocation: work a plugin leaves running after
+it answered (fipd's gratuitous ARP thread, the kernel's RCU clean-up after fip's DEL answered on
+the link's removal announcement, see bridge/unlink.py) must not land in the next plugin's timing.
+Every invocation is a real exec with containerd's environment and stdin, timed from spawn to
+exit, from a thread that has entered the node's namespace (where the reference plugins must run;
+fip-cni does not care). Each plugin does a few warm-up ADD/DEL pairs first (bridge and
+sub-interface creation).
 
 fipd runs as the real daemon (one per node, `--host-netns`), reading pods from the lab's fake
 API server in this process through its pod watch; `--garp-count 1` matches the single
@@ -208,16 +212,19 @@ def bench_mode(
             netlink.create_netns(ns)
             made.append(ns)
             pods.append((who, f"{who}{mode}{i:04d}{uuid.uuid4().hex[:8]}", ns, f"{mode}-{i}"))
+    settle = float(os.environ.get("FIP_BENCH_CNI_SETTLE_MS", "50")) / 1000
     for k, (who, cid, ns, pod) in enumerate(pods):
         ms, out = plugins[who]("ADD", cid, ns, pod)
         if json.loads(out).get("ips") is None:
             raise RuntimeError(f"{who} ADD returned no IP: {out}")
         if k >= 2 * WARMUP:
             times[f"{who}_add"].append(ms)
+        time.sleep(settle)  # what either plugin left running (fipd's GARP, the kernel's clean-up) ends
     for k, (who, cid, ns, pod) in enumerate(pods):
         ms, _ = plugins[who]("DEL", cid, ns, pod)
         if k >= 2 * WARMUP:
             times[f"{who}_del"].append(ms)
+        time.sleep(settle)
     figures: dict[str, float] = {}
     for key, values in times.items():
         figures[f"{mode}_{key}_median_ms"] = statistics.median(values)

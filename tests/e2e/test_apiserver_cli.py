@@ -47,6 +47,10 @@ def test_cli_serves_until_sigterm(tmp_path: pathlib.Path) -> None:
 
 def test_cli_bad_listen_is_explained() -> None:
     out = subprocess.run(
-        [str(FIP_LAB), "apiserver", "--listen", "nonsense"], capture_output=True, text=True, timeout=30, check=False
+        [str(FIP_LAB), "apiserver", "--listen", "nonsense"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
     )
     assert out.returncode == 2 and "HOST:PORT" in out.stderr and "Traceback" not in out.stderr

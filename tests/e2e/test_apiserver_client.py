@@ -6,6 +6,7 @@ errors. Each test states the kube-apiserver behaviour it holds the fake to."""
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 from apiserver_lab import api, api_client, core, kubeconfig, ns, pod, wait_for  # noqa: F401
@@ -619,4 +620,32 @@ def test_endpointslices_keep_their_fields(api_client: client.ApiClient, ns: str)
     }
     disc.create_namespaced_endpoint_slice(ns, body)
     (got,) = disc.list_namespaced_endpoint_slice(ns, label_selector="kubernetes.io/service-name=web").items
-    assert got.address_type == "IPv4" and got.endpoints[0].addresses == ["10.0.1.17"] and got.ports[0].port == 8080
+    assert (
+        got.address_type == "IPv4"
+        and got.endpoints[0].addresses == ["10.0.1.17"]
+        and got.ports[0].port == 8080
+    )
+
+
+def test_server_side_apply_ownership(api_client: client.ApiClient, core: client.CoreV1Api, ns: str) -> None:
+    def apply(manager: str, data: dict[str, str], force: bool = False) -> Any:
+        body = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "ssa"}, "data": data}
+        return core.patch_namespaced_config_map(
+            "ssa", ns, body, field_manager=manager, force=force, _content_type="application/apply-patch+yaml"
+        )
+
+    made = apply("tool-a", {"a": "1", "z": "9"})
+    assert made.data == {"a": "1", "z": "9"} and [m.manager for m in made.metadata.managed_fields] == [
+        "tool-a"
+    ]
+    assert apply("tool-a", {"a": "1"}).data == {"a": "1"}  # z dropped: no one applies it any more
+    with pytest.raises(ApiException) as err:
+        apply("tool-b", {"a": "2"})
+    assert err.value.status == 409 and 'conflict with "tool-a"' in status_of(err.value)["message"]  # type: ignore[operator]
+    assert apply("tool-b", {"a": "2"}, force=True).data == {"a": "2"}
+    # a plain PATCH by someone else takes over the fields it changes
+    core.patch_namespaced_config_map("ssa", ns, {"data": {"b": "3"}}, field_manager="editor")
+    owners = {
+        m.manager: m.operation for m in core.read_namespaced_config_map("ssa", ns).metadata.managed_fields
+    }
+    assert owners == {"tool-b": "Apply", "editor": "Update"}

@@ -34,7 +34,7 @@ def big(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[APIServer, c
                 "spec": {
                     "nodeName": f"node-{i % NODES}",
                     "containers": [
-                        {"name": "app", "image": "busybox", "resources": {"requests": {"fip.io/ip": "1"}}}
+                        {"name": "app", "image": "busybox", "resources": {"limits": {"fip.io/ip": "1"}}}
                     ],
                 },
             }

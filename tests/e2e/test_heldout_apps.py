@@ -10,6 +10,8 @@ pruning, defaulting, OpenAPI + CEL validation). Gaps in the lab server are `xfai
 
 from __future__ import annotations
 
+import datetime
+import json
 import pathlib
 import threading
 import time
@@ -83,6 +85,15 @@ def test_deployment_generation(apps: client.AppsV1Api, ns: str) -> None:
     assert d3.metadata.generation == 2 and d3.status.observed_generation == 2
     d4 = apps.patch_namespaced_deployment("web", ns, {"metadata": {"labels": {"x": "y"}}})
     assert d4.metadata.generation == 2  # metadata-only changes do not bump generation
+
+
+def test_deployment_annotation_change_bumps_generation(apps: client.AppsV1Api, ns: str) -> None:
+    apps.create_namespaced_deployment(ns, deployment("ann"))
+    out = apps.patch_namespaced_deployment("ann", ns, {"metadata": {"annotations": {"k": "v"}}})
+    assert out.metadata.generation == 2
+    apps.create_namespaced_stateful_set(ns, statefulset("ann"))
+    sts = apps.patch_namespaced_stateful_set("ann", ns, {"metadata": {"annotations": {"k": "v"}}})
+    assert sts.metadata.generation == 1
 
 
 def test_deployment_selector_must_match_template(apps: client.AppsV1Api, ns: str) -> None:
@@ -176,6 +187,30 @@ def test_job_defaults_and_generated_selector(api_client: client.ApiClient, ns: s
     assert job.spec.completion_mode == "NonIndexed"
 
 
+def test_controller_revision_revision_is_mutable(apps: client.AppsV1Api, ns: str) -> None:
+    cr = apps.create_namespaced_controller_revision(
+        ns, {"metadata": {"name": "web-7c9"}, "data": {"spec": {"x": 1}}, "revision": 1}
+    )
+    cr.revision = 2  # controllers renumber revisions
+    assert apps.replace_namespaced_controller_revision("web-7c9", ns, cr).revision == 2
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="lab apiserver: ControllerRevision data can be changed by update; real "
+    "ValidateControllerRevisionUpdate answers 422 'data: Invalid value: ...: field is immutable'",
+)
+def test_controller_revision_data_is_immutable(apps: client.AppsV1Api, ns: str) -> None:
+    apps.create_namespaced_controller_revision(
+        ns, {"metadata": {"name": "cr"}, "data": {"a": 1}, "revision": 1}
+    )
+    cr = apps.read_namespaced_controller_revision("cr", ns)
+    cr.data = {"a": 2}
+    with pytest.raises(ApiException) as err:
+        apps.replace_namespaced_controller_revision("cr", ns, cr)
+    assert err.value.status == 422
+
+
 def test_list_deployments_all_namespaces(apps: client.AppsV1Api, ns: str) -> None:
     apps.create_namespaced_deployment(ns, deployment("d-all"))
     names = [(d.metadata.namespace, d.metadata.name) for d in apps.list_deployment_for_all_namespaces().items]
@@ -265,6 +300,36 @@ def test_subnet_cel_rule(custom: client.CustomObjectsApi) -> None:
         custom.create_cluster_custom_object("fip.io", "v1", "subnets", body)
     assert err.value.status == 422
     assert "a subnet needs nodes" in status_body(err.value)["message"]
+
+
+@pytest.mark.parametrize(
+    ("extra", "needle"),
+    [
+        ({"excluded": ["10.0.1.5", "10.0.1.5"]}, "Duplicate value"),  # x-kubernetes-list-type: set
+        ({"gateway": "1" * 40}, "spec.gateway"),  # maxLength 39
+        ({"nodeSelector": {"matchLabels": {"a": "bad value!"}}}, "spec.nodeSelector.matchLabels.a"),
+        ({"ranges": ["10.0.1.1"] * 257}, "spec.ranges"),  # maxItems 256
+        ({"vlan": "x"}, "spec.vlan"),  # type integer
+    ],
+)
+def test_subnet_schema_rules(custom: client.CustomObjectsApi, extra: dict[str, Any], needle: str) -> None:
+    with pytest.raises(ApiException) as err:
+        custom.create_cluster_custom_object("fip.io", "v1", "subnets", subnet("h-rules", **extra))
+    assert err.value.status == 422
+    assert needle in status_body(err.value)["message"]
+
+
+def test_subnet_status_schema(custom: client.CustomObjectsApi) -> None:
+    custom.create_cluster_custom_object("fip.io", "v1", "subnets", subnet("h-st"))
+    with pytest.raises(ApiException) as err:
+        custom.patch_cluster_custom_object_status(
+            "fip.io", "v1", "subnets", "h-st", {"status": {"total": -1}}
+        )
+    assert err.value.status == 422
+    out = custom.patch_cluster_custom_object_status(
+        "fip.io", "v1", "subnets", "h-st", {"status": {"total": 1, "bogus": 2}}
+    )
+    assert out["status"] == {"total": 1}  # unknown status fields pruned
 
 
 def test_subnet_unknown_fields_pruned(custom: client.CustomObjectsApi) -> None:
@@ -440,6 +505,29 @@ def test_tapp_crud_scale_and_status(custom: client.CustomObjectsApi, ns: str) ->
     assert err.value.status == 404
 
 
+def test_custom_objects_api_surface(custom: client.CustomObjectsApi, ns: str) -> None:
+    g, v, p = "apps.tkestack.io", "v1", "tapps"
+    assert {r.name for r in custom.get_api_resources("fip.io", "v1").resources} >= {
+        "subnets",
+        "subnets/status",
+    }
+    body = {"apiVersion": f"{g}/{v}", "kind": "TApp", "metadata": {"name": "s"}, "spec": {"replicas": 1}}
+    custom.create_namespaced_custom_object(g, v, ns, p, body)
+    everywhere = custom.list_custom_object_for_all_namespaces(g, v, p)["items"]
+    assert (ns, "s") in [(i["metadata"]["namespace"], i["metadata"]["name"]) for i in everywhere]
+    scale = {"apiVersion": "autoscaling/v1", "kind": "Scale", "metadata": {"name": "s", "namespace": ns}}
+    out = custom.replace_namespaced_custom_object_scale(g, v, ns, p, "s", {**scale, "spec": {"replicas": 4}})
+    assert out["spec"]["replicas"] == 4
+    st = custom.get_namespaced_custom_object_status(g, v, ns, p, "s")
+    st["status"] = {"replicas": 4}
+    assert custom.replace_namespaced_custom_object_status(g, v, ns, p, "s", st)["status"] == {"replicas": 4}
+    with pytest.raises(ApiException) as err:
+        custom.get_namespaced_custom_object(g, v, ns, p, "missing")
+    assert status_body(err.value)["message"] == 'tapps.apps.tkestack.io "missing" not found'
+    custom.delete_collection_namespaced_custom_object(g, v, ns, p)
+    assert custom.list_namespaced_custom_object(g, v, ns, p)["items"] == []
+
+
 # --- EndpointSlices, Leases, leader election -------------------------------------------------------
 
 
@@ -494,6 +582,23 @@ def test_leases(api_client: client.ApiClient, ns: str) -> None:
         coord.replace_namespaced_lease("fip-controllers", ns, lease)
     assert err.value.status == 409
     assert coord.read_namespaced_lease("fip-controllers", ns).spec.holder_identity == "b"
+
+
+def test_timestamps_are_normalized(api_client: client.ApiClient, ns: str) -> None:
+    when = datetime.datetime(2026, 1, 2, 3, 4, 5, 123456, tzinfo=datetime.UTC)
+    lease = client.V1Lease(
+        metadata=client.V1ObjectMeta(name="ts"), spec=client.V1LeaseSpec(holder_identity="a", renew_time=when)
+    )
+    raw = client.CoordinationV1Api(api_client).create_namespaced_lease(ns, lease, _preload_content=False)
+    assert json.loads(raw.data)["spec"]["renewTime"] == "2026-01-02T03:04:05.123456Z"
+    event = client.CoreV1Event(
+        metadata=client.V1ObjectMeta(name="ts.1"),
+        involved_object=client.V1ObjectReference(kind="Pod", name="p", namespace=ns),
+        first_timestamp=when,
+        reason="R",
+    )
+    raw = client.CoreV1Api(api_client).create_namespaced_event(ns, event, _preload_content=False)
+    assert json.loads(raw.data)["firstTimestamp"] == "2026-01-02T03:04:05Z"
 
 
 class _StoppableLock(ConfigMapLock):  # type: ignore[misc]

@@ -79,7 +79,7 @@ def test_kernel_error_midway_rolls_back(env: PodLab) -> None:
     with Netlink(pod_ns) as nl:
         nl.add_veth("eth0", "other")  # the pod already has an eth0: creating / moving ours in fails
     node_before, pod_before = snapshot(env.node.netns), snapshot(pod_ns)
-    with pytest.raises(NetlinkError, match="create veth|create macvlan|move") as err:
+    with pytest.raises(NetlinkError, match=r"create veth|create macvlan|move") as err:
         env.driver().plug(env.request(pod_ns, 0))
     assert not getattr(err.value, "__notes__", None)
     assert snapshot(env.node.netns).diff(node_before) == []
