@@ -36,6 +36,10 @@ Watched = tuple[str | None, int]  # (netns or None for our own, ifindex)
 def delete_announced(netns: str | None, index: int, name: str, watch: list[Watched]) -> bool:
     """Delete link `index` (`name`, for messages) of `netns`; return when every link in `watch`
     was announced gone or the request completed. False if the link was already gone."""
+    try:
+        requester = Rtnl(netns)  # opened here, used and closed by the helper thread only
+    except LinkNotFound:  # the namespace is gone, and its links with it
+        return False
     watchers: dict[str | None, Rtnl] = {}
     try:
         for ns, _ in watch:
@@ -43,7 +47,13 @@ def delete_announced(netns: str | None, index: int, name: str, watch: list[Watch
                 with contextlib.suppress(LinkNotFound):  # that namespace is gone, its links with it
                     watchers[ns] = Rtnl(ns, groups=RTMGRP_LINK)
         pending = {(ns, idx) for ns, idx in watch if ns in watchers}
-        return _Deletion(netns, index, name).wait(watchers, pending)
+    except BaseException:
+        requester.close()
+        for w in watchers.values():
+            w.close()
+        raise
+    try:
+        return _Deletion(requester, index, name).wait(watchers, pending)
     finally:
         for w in watchers.values():
             w.close()
@@ -52,15 +62,15 @@ def delete_announced(netns: str | None, index: int, name: str, watch: list[Watch
 class _Deletion:
     """The delete request, running in its own thread; `wait` returns as described above."""
 
-    def __init__(self, netns: str | None, index: int, name: str) -> None:
-        self.netns, self.index, self.name = netns, index, name
+    def __init__(self, requester: Rtnl, index: int, name: str) -> None:
+        self.requester, self.index, self.name = requester, index, name
         self.outcome: bool | BaseException = False
         self.answered = threading.Event()
         self._wake, self._signal = socket.socketpair()
 
     def _work(self) -> None:
         try:
-            with Rtnl(self.netns) as nl:
+            with self.requester as nl:
                 self.outcome = nl.delete_index(self.index, self.name)
         except BaseException as exc:
             self.outcome = exc

@@ -4,9 +4,9 @@ The switch must learn a floating IP's new port when the IP moves (ARCHITECTURE, 
 runtime need not wait for it: sending costs the interval between repeated announcements (20 ms
 each), while the pod's containers start only after the CNI result anyway. (The RCU grace period
 an AF_PACKET socket's close waits for, ~10-30 ms, `bridge.garp` already leaves to a thread.)
-fipd therefore plugs with `garp_count=0` and
-hands the announcement to this one background thread. A pod that is gone by then (DEL right after
-ADD) is skipped with a debug log; nothing else depends on the announcement.
+fipd therefore plugs with `garp_count=0` and hands the announcement to this one background
+thread. A pod that is gone by then (DEL right after ADD) is skipped with a debug log; nothing else
+depends on the announcement.
 """
 
 from __future__ import annotations

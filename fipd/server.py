@@ -115,14 +115,6 @@ class CNIServer:
                 self._idle.notify_all()
 
     def _serve_one(self, conn: socket.socket) -> None:
-        import time as _t
-        _t0 = _t.perf_counter()
-        try:
-            self._serve_one2(conn)
-        finally:
-            log.warning("TMPTIMING serve %.2f ms start %.6f end %.6f", (_t.perf_counter() - _t0) * 1000, _t.time() - (_t.perf_counter() - _t0), _t.time())
-
-    def _serve_one2(self, conn: socket.socket) -> None:
         with conn:
             try:
                 uid = _peer_uid(conn)

@@ -173,6 +173,41 @@ def pod_admission(obj: Obj) -> None:
             )
 
 
+NOT_READY_TAINT = {"key": "node.kubernetes.io/not-ready", "effect": "NoSchedule"}
+
+
+def node_ready(node: Obj) -> bool:
+    conditions = (node.get("status") or {}).get("conditions") or []
+    return any(
+        isinstance(c, dict) and c.get("type") == "Ready" and c.get("status") == "True" for c in conditions
+    )
+
+
+def node_admission(node: Obj) -> None:
+    """TaintNodesByCondition: a new node is `not-ready:NoSchedule` until it reports Ready (a node
+    registered already Ready is left untainted, as if the lifecycle controller had run at once)."""
+    if not node_ready(node):
+        taints = node.setdefault("spec", {}).setdefault("taints", [])
+        if not any(t.get("key") == NOT_READY_TAINT["key"] for t in taints if isinstance(t, dict)):
+            taints.append(dict(NOT_READY_TAINT))
+
+
+def node_lifecycle(node: Obj) -> None:
+    """The node lifecycle controller's part: drop the not-ready NoSchedule taint once the node is Ready."""
+    spec = node.get("spec")
+    if not isinstance(spec, dict) or not spec.get("taints") or not node_ready(node):
+        return
+    kept = [
+        t
+        for t in spec["taints"]
+        if not (
+            isinstance(t, dict) and t.get("key") == NOT_READY_TAINT["key"] and t.get("effect") == "NoSchedule"
+        )
+    ]
+    if len(kept) != len(spec["taints"]):
+        node["spec"] = {**spec, "taints": kept} if kept else {k: v for k, v in spec.items() if k != "taints"}
+
+
 def pull_policy(image: str) -> str:
     """`SetDefaults_Container`: no tag (or `:latest`) means Always, anything else IfNotPresent."""
     if "@" in image:

@@ -19,6 +19,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from lab.apiserver import constraints
 from lab.apiserver.names import LABEL, LABEL_MSG
 from lab.apiserver.resources import ResourceType
 
@@ -31,6 +32,10 @@ INTEGER = re.compile(r"^[0-9]+$")
 
 def causes(rt: ResourceType, obj: Obj) -> list[Cause]:
     """Create-and-update rules for one object."""
+    return constraints.object_causes(rt, obj) + _kind_causes(rt, obj)
+
+
+def _kind_causes(rt: ResourceType, obj: Obj) -> list[Cause]:
     if rt.group == "" and rt.kind == "Pod":
         return pod_causes(obj.get("spec") or {})
     if rt.group == "apps" and rt.kind in WORKLOADS:
@@ -51,6 +56,10 @@ def causes(rt: ResourceType, obj: Obj) -> list[Cause]:
 
 def update_causes(rt: ResourceType, old: Obj, new: Obj) -> list[Cause]:
     """Rules that compare the new object with the stored one."""
+    return constraints.update_causes(rt, old, new) or _kind_update_causes(rt, old, new)
+
+
+def _kind_update_causes(rt: ResourceType, old: Obj, new: Obj) -> list[Cause]:
     if rt.group == "" and rt.kind == "Pod":
         if _pod_spec_core(old.get("spec") or {}) != _pod_spec_core(new.get("spec") or {}):
             return [("spec", "FieldValueForbidden", POD_FORBIDDEN)]

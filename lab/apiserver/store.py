@@ -26,7 +26,18 @@ from typing import Any
 import orjson
 
 from lab.apiserver import apply as applying
-from lab.apiserver import crds, defaults, deletion, listing, patch, pods, specs, timestamps, validation
+from lab.apiserver import (
+    constraints,
+    crds,
+    defaults,
+    deletion,
+    listing,
+    patch,
+    pods,
+    specs,
+    timestamps,
+    validation,
+)
 from lab.apiserver.deletion import DeleteOptions
 from lab.apiserver.history import Change, History
 from lab.apiserver.listing import ListResult
@@ -148,7 +159,7 @@ class Store:
 
     # ----- create --------------------------------------------------------------------------------
 
-    def create_rt(  # noqa: PLR0912
+    def create_rt(  # noqa: PLR0912, PLR0915
         self,
         rt: ResourceType,
         ns: str | None,
@@ -189,17 +200,23 @@ class Store:
             "selfLink",
         ):
             meta.pop(k, None)
+        explicit_ip = isinstance(obj.get("spec"), dict) and bool(obj["spec"].get("clusterIP"))
         defaults.apply_create_defaults(rt, obj, self.cluster_ips, keep_status)
         if not rt.custom:
             timestamps.normalize(rt.kind, obj)
+            constraints.normalize(rt, obj, None)
         if manager and rt.kind == "Pod" and not rt.group:  # admission plugins run for API requests only
             defaults.pod_admission(obj)
+        if manager and rt.kind == "Node" and not rt.group:
+            defaults.node_admission(obj)
         with self.lock:
             if rt.namespaced:
                 self._check_namespace(rt, ns)
             if not meta.get("name"):
                 meta["name"] = self._generate_name(rt, ns, meta["generateName"])
             validation.validate(rt, obj)
+            if rt.kind == "Service" and not rt.group:
+                self._claim_cluster_ip(rt, obj, explicit_ip)
             if (ns, meta["name"]) in self._bucket(rt):
                 raise already_exists(rt.plural, rt.group, meta["name"])
             meta["uid"] = str(uuid.uuid4())
@@ -223,6 +240,19 @@ class Store:
                     self.registry.lookup("serviceaccounts"), meta["name"], {"metadata": {"name": "default"}}
                 )
             return stored
+
+    def _claim_cluster_ip(self, rt: ResourceType, obj: Obj, explicit: bool) -> None:
+        """Explicit ClusterIPs must be free (422); allocated ones skip any taken explicitly."""
+        services = list(self._bucket(rt).values())
+        spec = obj["spec"]
+        if explicit:
+            taken = constraints.cluster_ip_taken(spec, services)
+            if taken:
+                raise invalid(rt.kind, rt.group, obj["metadata"].get("name", ""), taken)
+            return
+        while spec.get("clusterIP") and constraints.cluster_ip_taken(spec, services):
+            spec["clusterIP"] = self.cluster_ips.next()
+            spec["clusterIPs"] = [spec["clusterIP"]]
 
     def _check_namespace(self, rt: ResourceType, ns: str) -> None:
         nst = self.registry.lookup("namespaces")
@@ -297,7 +327,7 @@ class Store:
                 )
             return self._write(rt, old, body, subresource, dry_run, manager=manager)
 
-    def _write(  # noqa: PLR0912
+    def _write(  # noqa: PLR0912, PLR0915
         self, rt: ResourceType, old: Obj, body: Obj, subresource: str, dry_run: bool, *, manager: str = ""
     ) -> Obj:
         """Turn `body` into the next version of `old` (server fields kept) and commit it if changed."""
@@ -351,12 +381,15 @@ class Store:
                     ],
                 )
         new["metadata"] = meta
+        if not rt.custom:
+            timestamps.normalize(rt.kind, new)
+            constraints.normalize(rt, new, old)
+            if rt.kind == "Node":
+                defaults.node_lifecycle(new)
         if subresource != "status":
             changed = specs.update_causes(rt, old, new)
             if changed:
                 raise invalid(rt.kind, rt.group, om["name"], changed)
-        if not rt.custom:
-            timestamps.normalize(rt.kind, new)
         validation.validate(rt, new)
         if manager:  # a write through the API: record field ownership
             applying.record_update(old, new, manager, rt.api_version, self.now())

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from lab.apiserver import schema, specs
+from lab.apiserver import constraints, schema, specs
 from lab.apiserver.names import (
     DNS1035,
     DNS1035_MSG,
@@ -200,6 +200,7 @@ def validate(rt: ResourceType, obj: Obj) -> None:
     name = meta.get("name", "")
     causes = name_causes(rt, name) if name else []
     causes += _label_causes(meta.get("labels") or {})
+    causes += constraints.meta_causes(meta)
     causes += specs.causes(rt, obj)
     if rt.custom and rt.schema is not None:
         causes += schema.check(obj, rt.schema)

@@ -111,3 +111,20 @@ def eventually(check: Callable[[], Any], timeout: float = 5.0, what: str = "cond
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout}s waiting for {what}")
         time.sleep(0.05)
+
+
+def binding(name: str, node: str, uid: str | None = None, **annotations: str) -> dict[str, Any]:
+    """A v1 Binding body shaped as kube-scheduler's default binder (and an extender) sends it."""
+    meta: dict[str, Any] = {"name": name, "annotations": annotations}
+    if uid:
+        meta["uid"] = uid
+    return {"apiVersion": "v1", "kind": "Binding", "metadata": meta, "target": {"kind": "Node", "name": node}}
+
+
+def gone(read: Any, *args: Any) -> bool:
+    """True once `read(*args)` answers 404 (the object no longer exists)."""
+    try:
+        read(*args)
+    except ApiException as e:
+        return e.status == 404
+    return False

@@ -649,3 +649,39 @@ def test_server_side_apply_ownership(api_client: client.ApiClient, core: client.
         m.manager: m.operation for m in core.read_namespaced_config_map("ssa", ns).metadata.managed_fields
     }
     assert owners == {"tool-b": "Apply", "editor": "Update"}
+
+
+def test_admission_node_taint_and_pod_defaults(core: client.CoreV1Api, ns: str) -> None:
+    node = core.create_node({"metadata": {"name": f"fresh-{ns}"}})
+    assert [(t.key, t.effect) for t in node.spec.taints] == [("node.kubernetes.io/not-ready", "NoSchedule")]
+    ready = {"status": {"conditions": [{"type": "Ready", "status": "True"}]}}
+    assert (
+        core.patch_node_status(node.metadata.name, ready).spec.taints is None
+    )  # the lifecycle controller's part
+    made = core.create_namespaced_pod(ns, pod("adm"))
+    assert made.spec.service_account_name == "default" and made.spec.priority == 0
+    assert {t.key for t in made.spec.tolerations} == {
+        "node.kubernetes.io/not-ready",
+        "node.kubernetes.io/unreachable",
+    }
+    out = core.patch_namespaced_pod_status("adm", ns, {"status": {"podIP": "10.0.1.17"}})
+    assert [i.ip for i in out.status.pod_ips] == ["10.0.1.17"]
+    with pytest.raises(ApiException) as err:
+        core.patch_namespaced_pod_status("adm", ns, {"status": {"podIP": "not-an-ip"}})
+    assert err.value.status == 422
+
+
+def test_service_rules(core: client.CoreV1Api, ns: str) -> None:
+    svc = core.create_namespaced_service(ns, {"metadata": {"name": "a"}, "spec": {"ports": [{"port": 80}]}})
+    bad = [
+        {"metadata": {"name": "b"}, "spec": {"ports": [{"port": 80}, {"port": 81}]}},  # several unnamed ports
+        {"metadata": {"name": "c"}, "spec": {"clusterIP": svc.spec.cluster_ip, "ports": [{"port": 80}]}},
+        {"metadata": {"name": "d"}, "spec": {"type": "Weird", "ports": [{"port": 80}]}},
+        {"metadata": {"name": "1abc"}, "spec": {"ports": [{"port": 80}]}},  # DNS-1035
+    ]
+    for body in bad:
+        with pytest.raises(ApiException) as err:
+            core.create_namespaced_service(ns, body)
+        assert err.value.status == 422, body
+    svc.spec.cluster_ip, svc.spec.cluster_i_ps = None, None  # PUT without the IP keeps it
+    assert core.replace_namespaced_service("a", ns, svc).spec.cluster_ip

@@ -1,41 +1,36 @@
 # ruff: noqa: F811  (fixtures imported from heldout_server are re-bound as test parameters)
-"""Held-out-style checks of pod subresources (status, binding) and deletion semantics (grace,
-finalizers, preconditions, propagation policies, ownerReference cascade) against a standalone
-`fip-lab apiserver`, through the official client only.
+"""Held-out-style checks of pods against a standalone `fip-lab apiserver`, through the official
+client only: the status subresource (podIP/podIPs), the fip.io/ip extended resource, eviction,
+and deletion (grace, kubelet confirmation, finalizers, preconditions). Binding and garbage
+collection have their own modules.
 
-Real-server sources: `pkg/registry/core/pod/storage/storage.go` (BindingREST),
-`pkg/registry/core/pod/strategy.go` (status strategy, CheckGracefulDelete), apiserver
-`registry/generic/registry/store.go` (graceful delete, finalizers, preconditions), the garbage
-collector's propagation policies. Gaps in the lab server are `xfail(strict=True)`.
+Real-server sources: `pkg/registry/core/pod/strategy.go` (status strategy, CheckGracefulDelete),
+`pkg/apis/core/v1/conversion.go`, apiserver `registry/generic/registry/store.go` (graceful delete,
+finalizers, preconditions). Gaps in the lab server are `xfail(strict=True)`.
 """
 
 from __future__ import annotations
 
 import json
-import threading
 from typing import Any
 
 import pytest
-from heldout_server import api_client, apps, core, eventually, kubeconfig, ns, pod_body, status_body  # noqa: F401
+from heldout_server import (  # noqa: F401
+    api_client,
+    apps,
+    binding,
+    core,
+    eventually,
+    gone,
+    kubeconfig,
+    ns,
+    pod_body,
+    status_body,
+)
 from kubernetes import client, watch
 from kubernetes.client.rest import ApiException
 
 pytestmark = pytest.mark.e2e
-
-
-def binding(name: str, node: str, uid: str | None = None, **annotations: str) -> dict[str, Any]:
-    meta: dict[str, Any] = {"name": name, "annotations": annotations}
-    if uid:
-        meta["uid"] = uid
-    return {"apiVersion": "v1", "kind": "Binding", "metadata": meta, "target": {"kind": "Node", "name": node}}
-
-
-def gone(read: Any, *args: Any) -> bool:
-    try:
-        read(*args)
-    except ApiException as e:
-        return e.status == 404
-    return False
 
 
 # --- status subresource -------------------------------------------------------------------------
@@ -53,12 +48,6 @@ def test_patch_pod_status(core: client.CoreV1Api, ns: str) -> None:
     assert [i.metadata.name for i in got.items] == ["st"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="lab apiserver: status.podIP and status.podIPs (and hostIP/hostIPs) are stored independently; "
-    "the real v1<->internal conversion keeps them in step: podIP alone fills podIPs=[{ip}], podIPs alone "
-    "fills podIP=podIPs[0].ip, and when both differ podIP wins",
-)
 def test_pod_ip_and_pod_ips_are_kept_in_step(core: client.CoreV1Api, ns: str) -> None:
     cases = {
         "only-ip": ({"podIP": "10.0.0.5"}, "10.0.0.5"),
@@ -75,11 +64,6 @@ def test_pod_ip_and_pod_ips_are_kept_in_step(core: client.CoreV1Api, ns: str) ->
     assert [i.ip for i in out.status.host_ips] == ["192.168.1.1"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="lab apiserver: status.podIP 'not-an-ip' accepted; real: 422 "
-    "'status.podIPs[0].ip: Invalid value: \"not-an-ip\": must be a valid IP address'",
-)
 def test_invalid_pod_ip_is_422(core: client.CoreV1Api, ns: str) -> None:
     core.create_namespaced_pod(ns, pod_body("badip", node="n1"))
     with pytest.raises(ApiException) as err:
@@ -167,183 +151,6 @@ def test_extended_resource_validation(core: client.CoreV1Api, ns: str) -> None:
 
 
 # --- binding --------------------------------------------------------------------------------------
-
-
-def test_bind_pod(core: client.CoreV1Api, ns: str) -> None:
-    p = core.create_namespaced_pod(ns, pod_body("b"))
-    resp = core.create_namespaced_pod_binding(
-        "b",
-        ns,
-        binding("b", "node-a", p.metadata.uid, **{"fip.io/allocation": '{"ip":"10.0.1.17"}'}),
-        _preload_content=False,
-    )
-    assert resp.status == 201
-    body = json.loads(resp.data)
-    assert body["kind"] == "Status" and body["status"] == "Success" and body["code"] == 201
-    bound = core.read_namespaced_pod("b", ns)
-    assert bound.spec.node_name == "node-a"
-    assert bound.metadata.annotations == {"fip.io/allocation": '{"ip":"10.0.1.17"}'}
-    assert [(c.type, c.status) for c in bound.status.conditions or []] == [("PodScheduled", "True")]
-
-
-def test_bind_merges_annotations(core: client.CoreV1Api, ns: str) -> None:
-    body = pod_body("ann")
-    body["metadata"]["annotations"] = {"keep": "1"}
-    core.create_namespaced_pod(ns, body)
-    core.create_namespaced_pod_binding("ann", ns, binding("ann", "n1", added="2"), _preload_content=False)
-    assert core.read_namespaced_pod("ann", ns).metadata.annotations == {"keep": "1", "added": "2"}
-
-
-def test_bind_invalid_target_is_500(core: client.CoreV1Api, ns: str) -> None:
-    # ValidatePodBinding's aggregate error is not a StatusError: the real server answers 500
-    core.create_namespaced_pod(ns, pod_body("tgt"))
-    body = binding("tgt", "n1")
-    del body["target"]["name"]
-    with pytest.raises(ApiException) as err:
-        core.create_namespaced_pod_binding("tgt", ns, body, _preload_content=False)
-    assert err.value.status == 500
-    assert "target.name: Required value" in status_body(err.value)["message"]
-
-
-def test_bind_wrong_target_kind_message(core: client.CoreV1Api, ns: str) -> None:
-    core.create_namespaced_pod(ns, pod_body("tk"))
-    body = binding("tk", "n1")
-    body["target"]["kind"] = "Pod"
-    with pytest.raises(ApiException) as err:
-        core.create_namespaced_pod_binding("tk", ns, body, _preload_content=False)
-    assert err.value.status == 500
-    assert (
-        'target.kind: Unsupported value: "Pod": supported values: "Node", "<empty>"'
-        in (status_body(err.value)["message"])
-    )
-
-
-def test_legacy_bindings_endpoint(core: client.CoreV1Api, ns: str) -> None:
-    core.create_namespaced_pod(ns, pod_body("lb"))
-    resp = core.create_namespaced_binding(ns, binding("lb", "node-b"), _preload_content=False)
-    assert resp.status == 201
-    assert core.read_namespaced_pod("lb", ns).spec.node_name == "node-b"
-
-
-def test_double_bind_is_409(core: client.CoreV1Api, ns: str) -> None:
-    core.create_namespaced_pod(ns, pod_body("bb"))
-    core.create_namespaced_pod_binding("bb", ns, binding("bb", "n1"), _preload_content=False)
-    with pytest.raises(ApiException) as err:
-        core.create_namespaced_pod_binding("bb", ns, binding("bb", "n2"), _preload_content=False)
-    assert err.value.status == 409
-    body = status_body(err.value)
-    assert body["reason"] == "Conflict"
-    assert 'is already assigned to node "n1"' in body["message"]
-    assert core.read_namespaced_pod("bb", ns).spec.node_name == "n1"
-
-
-def test_concurrent_binds_have_one_winner(core: client.CoreV1Api, ns: str) -> None:
-    names = [f"race-{i}" for i in range(8)]
-    for name in names:
-        core.create_namespaced_pod(ns, pod_body(name))
-    results: dict[tuple[str, str], int] = {}
-    lock = threading.Lock()
-
-    def bind(name: str, node: str) -> None:
-        try:
-            status = core.create_namespaced_pod_binding(
-                name, ns, binding(name, node), _preload_content=False
-            ).status
-        except ApiException as e:
-            status = e.status
-        with lock:
-            results[(name, node)] = status
-
-    threads = [threading.Thread(target=bind, args=(n, node)) for n in names for node in ("na", "nb", "nc")]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    for name in names:
-        outcome = {node: results[(name, node)] for node in ("na", "nb", "nc")}
-        winners = [node for node, st in outcome.items() if st == 201]
-        assert len(winners) == 1 and sorted(outcome.values()) == [201, 409, 409], outcome
-        assert core.read_namespaced_pod(name, ns).spec.node_name == winners[0]
-
-
-def test_concurrent_creates_same_name(core: client.CoreV1Api, ns: str) -> None:
-    statuses: list[int] = []
-
-    def create() -> None:
-        try:
-            core.create_namespaced_config_map(ns, {"metadata": {"name": "same"}})
-            statuses.append(201)
-        except ApiException as e:
-            statuses.append(e.status)
-
-    threads = [threading.Thread(target=create) for _ in range(6)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert sorted(statuses) == [201, 409, 409, 409, 409, 409]
-
-
-def test_bind_with_wrong_uid_is_409(core: client.CoreV1Api, ns: str) -> None:
-    core.create_namespaced_pod(ns, pod_body("wu"))
-    with pytest.raises(ApiException) as err:
-        core.create_namespaced_pod_binding(
-            "wu", ns, binding("wu", "n1", uid="0000-stale"), _preload_content=False
-        )
-    assert err.value.status == 409
-    assert "Precondition failed: UID in precondition: 0000-stale" in status_body(err.value)["message"]
-    assert core.read_namespaced_pod("wu", ns).spec.node_name is None
-
-
-def test_bind_missing_pod_is_404(core: client.CoreV1Api, ns: str) -> None:
-    with pytest.raises(ApiException) as err:
-        core.create_namespaced_pod_binding("ghost", ns, binding("ghost", "n1"), _preload_content=False)
-    assert err.value.status == 404
-
-
-def test_bind_name_mismatch_is_400(core: client.CoreV1Api, ns: str) -> None:
-    core.create_namespaced_pod(ns, pod_body("nm"))
-    with pytest.raises(ApiException) as err:
-        core.create_namespaced_pod_binding("nm", ns, binding("other", "n1"), _preload_content=False)
-    assert err.value.status == 400
-
-
-def test_bind_terminating_pod_is_409(core: client.CoreV1Api, ns: str) -> None:
-    body = pod_body("term")
-    body["metadata"]["finalizers"] = ["fip.io/hold"]
-    core.create_namespaced_pod(ns, body)
-    core.delete_namespaced_pod("term", ns)  # held by its finalizer, deletionTimestamp set
-    assert core.read_namespaced_pod("term", ns).metadata.deletion_timestamp is not None
-    with pytest.raises(ApiException) as err:
-        core.create_namespaced_pod_binding("term", ns, binding("term", "n1"), _preload_content=False)
-    assert err.value.status == 409
-    core.patch_namespaced_pod(
-        "term", ns, {"metadata": {"finalizers": None}}, _content_type="application/merge-patch+json"
-    )
-    assert gone(core.read_namespaced_pod, "term", ns)
-
-
-def test_bind_gated_pod_is_409(core: client.CoreV1Api, ns: str) -> None:
-    body = pod_body("gated")
-    body["spec"]["schedulingGates"] = [{"name": "fip.io/wait"}]
-    core.create_namespaced_pod(ns, body)
-    with pytest.raises(ApiException) as err:
-        core.create_namespaced_pod_binding("gated", ns, binding("gated", "n1"), _preload_content=False)
-    assert err.value.status == 409
-
-
-def test_binding_without_preload_raises_client_side_after_success(core: client.CoreV1Api, ns: str) -> None:
-    # kubernetes-client/python#825: the Status reply does not deserialize as V1Binding
-    core.create_namespaced_pod(ns, pod_body("cb"))
-    with pytest.raises(ValueError):
-        core.create_namespaced_pod_binding(
-            "cb",
-            ns,
-            client.V1Binding(
-                metadata=client.V1ObjectMeta(name="cb"), target=client.V1ObjectReference(name="n1")
-            ),
-        )
-    assert core.read_namespaced_pod("cb", ns).spec.node_name == "n1"
 
 
 # --- deletion -------------------------------------------------------------------------------------
@@ -501,223 +308,3 @@ def test_deletecollection_pods(core: client.CoreV1Api, ns: str) -> None:
 
 
 # --- propagation policies / ownerReference cascade ------------------------------------------------
-
-
-def _rs_with_pods(apps: client.AppsV1Api, core: client.CoreV1Api, ns: str, name: str, n: int) -> Any:
-    rs = apps.create_namespaced_replica_set(
-        ns,
-        {
-            "metadata": {"name": name},
-            "spec": {
-                "replicas": n,
-                "selector": {"matchLabels": {"rs": name}},
-                "template": {"metadata": {"labels": {"rs": name}}, "spec": pod_body("x")["spec"]},
-            },
-        },
-    )
-    for i in range(n):
-        body = pod_body(f"{name}-{i}", labels={"rs": name}, node="n1")
-        body["metadata"]["ownerReferences"] = [
-            {
-                "apiVersion": "apps/v1",
-                "kind": "ReplicaSet",
-                "name": name,
-                "uid": rs.metadata.uid,
-                "controller": True,
-                "blockOwnerDeletion": True,
-            }
-        ]
-        core.create_namespaced_pod(ns, body)
-    return rs
-
-
-def _pods(core: client.CoreV1Api, ns: str, name: str) -> list[Any]:
-    return list(core.list_namespaced_pod(ns, label_selector=f"rs={name}").items)
-
-
-def test_background_propagation_deletes_dependents(
-    apps: client.AppsV1Api, core: client.CoreV1Api, ns: str
-) -> None:
-    _rs_with_pods(apps, core, ns, "bg", 2)
-    apps.delete_namespaced_replica_set("bg", ns, propagation_policy="Background")
-    assert gone(apps.read_namespaced_replica_set, "bg", ns)  # owner goes first
-    # the GC deletes the pods (gracefully: they are bound, so they start terminating)
-    eventually(
-        lambda: all(p.metadata.deletion_timestamp for p in _pods(core, ns, "bg")), what="pods deleting"
-    )
-
-
-def test_orphan_propagation_strips_owner_references(
-    apps: client.AppsV1Api, core: client.CoreV1Api, ns: str
-) -> None:
-    _rs_with_pods(apps, core, ns, "or", 2)
-    apps.delete_namespaced_replica_set("or", ns, body=client.V1DeleteOptions(propagation_policy="Orphan"))
-    eventually(lambda: gone(apps.read_namespaced_replica_set, "or", ns), what="rs gone")
-    pods = eventually(
-        lambda: [p for p in _pods(core, ns, "or") if not p.metadata.owner_references],
-        what="owner refs removed",
-    )
-    assert len(pods) == 2 and all(p.metadata.deletion_timestamp is None for p in pods)
-
-
-def test_foreground_propagation(apps: client.AppsV1Api, core: client.CoreV1Api, ns: str) -> None:
-    _rs_with_pods(apps, core, ns, "fg", 2)
-    raw = apps.delete_namespaced_replica_set(
-        "fg", ns, propagation_policy="Foreground", _preload_content=False
-    )
-    returned = json.loads(raw.data)
-    assert returned["kind"] == "ReplicaSet"
-    assert "foregroundDeletion" in returned["metadata"]["finalizers"]
-    assert returned["metadata"]["deletionTimestamp"]
-    # the owner stays while its blocking dependents exist; finish the pods like a kubelet would
-    eventually(
-        lambda: all(p.metadata.deletion_timestamp for p in _pods(core, ns, "fg")), what="pods deleting"
-    )
-    assert not gone(apps.read_namespaced_replica_set, "fg", ns)
-    for p in _pods(core, ns, "fg"):
-        core.delete_namespaced_pod(p.metadata.name, ns, grace_period_seconds=0)
-    eventually(lambda: gone(apps.read_namespaced_replica_set, "fg", ns), what="rs gone after dependents")
-
-
-def test_deployment_cascade_to_replicaset_and_pods(
-    apps: client.AppsV1Api, core: client.CoreV1Api, ns: str
-) -> None:
-    dep = apps.create_namespaced_deployment(
-        ns,
-        {
-            "metadata": {"name": "web"},
-            "spec": {
-                "replicas": 1,
-                "selector": {"matchLabels": {"app": "web"}},
-                "template": {"metadata": {"labels": {"app": "web"}}, "spec": pod_body("x")["spec"]},
-            },
-        },
-    )
-    rs = apps.create_namespaced_replica_set(
-        ns,
-        {
-            "metadata": {
-                "name": "web-5d8f9",
-                "ownerReferences": [
-                    {
-                        "apiVersion": "apps/v1",
-                        "kind": "Deployment",
-                        "name": "web",
-                        "uid": dep.metadata.uid,
-                        "controller": True,
-                        "blockOwnerDeletion": True,
-                    }
-                ],
-            },
-            "spec": {
-                "replicas": 1,
-                "selector": {"matchLabels": {"app": "web", "pod-template-hash": "5d8f9"}},
-                "template": {
-                    "metadata": {"labels": {"app": "web", "pod-template-hash": "5d8f9"}},
-                    "spec": pod_body("x")["spec"],
-                },
-            },
-        },
-    )
-    body = pod_body("web-5d8f9-abcde", labels={"app": "web"})  # unbound: deleted at once by the GC
-    body["metadata"]["ownerReferences"] = [
-        {
-            "apiVersion": "apps/v1",
-            "kind": "ReplicaSet",
-            "name": rs.metadata.name,
-            "uid": rs.metadata.uid,
-            "controller": True,
-            "blockOwnerDeletion": True,
-        }
-    ]
-    core.create_namespaced_pod(ns, body)
-    apps.delete_namespaced_deployment("web", ns)
-    eventually(lambda: gone(apps.read_namespaced_replica_set, "web-5d8f9", ns), what="rs collected")
-    eventually(lambda: gone(core.read_namespaced_pod, "web-5d8f9-abcde", ns), what="pod collected")
-
-
-def test_dependent_of_missing_owner_is_collected(core: client.CoreV1Api, ns: str) -> None:
-    cm = core.create_namespaced_config_map(ns, {"metadata": {"name": "owner"}})
-    body = {
-        "metadata": {
-            "name": "dep",
-            "ownerReferences": [
-                {"apiVersion": "v1", "kind": "ConfigMap", "name": "owner", "uid": cm.metadata.uid}
-            ],
-        }
-    }
-    core.create_namespaced_config_map(ns, body)
-    core.delete_namespaced_config_map("owner", ns)
-    eventually(lambda: gone(core.read_namespaced_config_map, "dep", ns), what="dependent collected")
-
-
-def test_tapp_owned_pods_are_collected(core: client.CoreV1Api, ns: str, api_client: client.ApiClient) -> None:
-    custom = client.CustomObjectsApi(api_client)
-    t = custom.create_namespaced_custom_object(
-        "apps.tkestack.io",
-        "v1",
-        ns,
-        "tapps",
-        {
-            "apiVersion": "apps.tkestack.io/v1",
-            "kind": "TApp",
-            "metadata": {"name": "ta"},
-            "spec": {
-                "replicas": 1,
-                "template": {"metadata": {"labels": {"app": "ta"}}, "spec": pod_body("x")["spec"]},
-            },
-        },
-    )
-    body = pod_body("ta-0", labels={"tapp_instance_key": "0"})
-    body["metadata"]["ownerReferences"] = [
-        {
-            "apiVersion": "apps.tkestack.io/v1",
-            "kind": "TApp",
-            "name": "ta",
-            "uid": t["metadata"]["uid"],
-            "controller": True,
-        }
-    ]
-    core.create_namespaced_pod(ns, body)
-    custom.delete_namespaced_custom_object("apps.tkestack.io", "v1", ns, "tapps", "ta")
-    eventually(lambda: gone(core.read_namespaced_pod, "ta-0", ns), what="TApp pod collected")
-
-
-def test_owner_recreated_with_new_uid_does_not_adopt(core: client.CoreV1Api, ns: str) -> None:
-    old = core.create_namespaced_config_map(ns, {"metadata": {"name": "own"}})
-    ref = {"apiVersion": "v1", "kind": "ConfigMap", "name": "own", "uid": old.metadata.uid}
-    core.delete_namespaced_config_map("own", ns)
-    core.create_namespaced_config_map(ns, {"metadata": {"name": "own"}})  # same name, new uid
-    core.create_namespaced_config_map(ns, {"metadata": {"name": "dep2", "ownerReferences": [ref]}})
-    # the GC matches owners by uid: the recreated owner is not this dependent's owner
-    eventually(
-        lambda: gone(core.read_namespaced_config_map, "dep2", ns),
-        timeout=2,
-        what="dependent of old uid collected",
-    )
-    assert not gone(core.read_namespaced_config_map, "own", ns)
-
-
-def test_namespace_deletion_removes_custom_objects(
-    core: client.CoreV1Api, api_client: client.ApiClient
-) -> None:
-    custom = client.CustomObjectsApi(api_client)
-    name = "h-nsdel-cr"
-    core.create_namespace({"metadata": {"name": name}})
-    custom.create_namespaced_custom_object(
-        "apps.tkestack.io",
-        "v1",
-        name,
-        "tapps",
-        {
-            "apiVersion": "apps.tkestack.io/v1",
-            "kind": "TApp",
-            "metadata": {"name": "t"},
-            "spec": {"replicas": 0},
-        },
-    )
-    core.delete_namespace(name)
-    eventually(lambda: gone(core.read_namespace, name), what="namespace gone")
-    with pytest.raises(ApiException) as err:
-        custom.get_namespaced_custom_object("apps.tkestack.io", "v1", name, "tapps", "t")
-    assert err.value.status == 404
