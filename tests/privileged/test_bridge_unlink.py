@@ -1,8 +1,8 @@
 """DEL answers when the kernel announced the pod's link gone (`bridge.unlink`): prove that at that
 moment the pod really has no interface and no address, the node no veth / bridge port, and the
 names are free for the next ADD — checked right after unplug returns, without any wait. Also:
-a refused delete raises instead of hanging, and a watched link that the request does not remove
-makes it wait for the kernel's acknowledgement instead of returning early.
+a refused delete raises instead of hanging, and a watched link that the request does not remove,
+or a watch that lost events, makes it wait for the kernel's acknowledgement instead.
 """
 
 from __future__ import annotations
@@ -75,3 +75,20 @@ def test_a_link_that_is_not_announced_makes_it_wait_for_the_acknowledgement(env:
         assert delete_announced(pod_ns, a0.index, "a0", [(pod_ns, b0.index)]) is True
         assert nl.link("a0") is None and nl.link("a1") is None  # deleted and acknowledged
         assert nl.link("b0") is not None  # not touched: the wait ended with the acknowledgement
+
+
+def test_lost_events_fall_back_to_the_acknowledgement(env: PodLab, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A watch socket that overflowed (ENOBUFS) cannot prove anything: wait for the request."""
+    pod_ns = env.net.add_netns("pod")
+    with Netlink(pod_ns) as nl:
+        nl.add_veth("a0", "a1")
+
+    def overflow(self: Rtnl) -> list[tuple[int, int, int]]:
+        raise OSError(105, "No buffer space available")
+
+    monkeypatch.setattr(Rtnl, "events", overflow)
+    with Rtnl(pod_ns) as nl:
+        a0 = nl.link("a0")
+        assert a0 is not None
+        assert delete_announced(pod_ns, a0.index, "a0", [(pod_ns, a0.index)]) is True
+        assert nl.link("a0") is None and nl.link("a1") is None
