@@ -98,7 +98,7 @@ class Daemon:
             req = cnispec.parse_request(env, stdin)
             version = req.cni_version
             return {"result": self._run(req)}
-        except (CNIError, FipdError) as err:
+        except CNIError as err:  # FipdError is a CNIError too
             log.warning("%s %s: %s", env.get("CNI_COMMAND"), env.get("CNI_CONTAINERID"), err)
             return {"error": err.to_json(version)}
         except Exception as err:
@@ -203,13 +203,7 @@ class Daemon:
                 return old.result
         except DatapathError as err:
             log.info("repeated ADD for %s: previous plug differs (%s); plugging again", req.container_id, err)
-        try:
-            self.driver.unplug(old.container_id, _existing(old.netns), old.ifname, old.driver)
-        except DatapathError as err:
-            raise DatapathFailed(
-                f"repeated ADD for {req.container_id}: removing the old plug failed", str(err)
-            ) from None
-        self.states.remove(old.container_id, old.ifname)
+        self._unplug(old, f"repeated ADD for {req.container_id}: removing the old plug failed")
         return None
 
     def _evict(self, ip: str, container_id: str, ifname: str) -> None:
@@ -225,13 +219,7 @@ class Daemon:
             return
         log.warning("IP %s is still plugged into container %s (pod %s/%s); unplugging it for %s",
                     ip, old.container_id[:12], old.namespace, old.pod, container_id[:12])  # fmt: skip
-        try:
-            self.driver.unplug(old.container_id, _existing(old.netns), old.ifname, old.driver)
-        except DatapathError as err:
-            raise DatapathFailed(
-                f"IP {ip} is still plugged into container {old.container_id}", str(err)
-            ) from None
-        self.states.remove(old.container_id, old.ifname)
+        self._unplug(old, f"IP {ip} is still plugged into container {old.container_id}")
 
     def _bind(self, alloc: Allocation, pod_uid: str, who: str) -> None:
         if self.store is None:
@@ -258,14 +246,7 @@ class Daemon:
         state = self.states.get(req.container_id, req.ifname)
         if state is None:
             return
-        netns = _existing(req.netns or state.netns)
-        try:
-            self.driver.unplug(state.container_id, netns, state.ifname, state.driver)
-        except DatapathError as err:
-            raise DatapathFailed(
-                f"unplugging container {req.container_id} failed; DEL will be retried", str(err)
-            ) from None
-        self.states.remove(state.container_id, state.ifname)
+        self._unplug(state, f"unplugging container {req.container_id} failed; DEL will be retried", req.netns)
         total_ms = (time.perf_counter() - started) * 1000
         log.info(
             "DEL %s pod %s/%s ip %s in %.1f ms",
@@ -308,11 +289,10 @@ class Daemon:
                 continue
             with self._container(state.container_id):
                 try:
-                    self.driver.unplug(state.container_id, _existing(state.netns), state.ifname, state.driver)
-                except DatapathError as err:
-                    log.error("sweep: unplugging %s failed: %s", state.container_id, err)
+                    self._unplug(state, f"sweep: unplugging {state.container_id} failed")
+                except DatapathFailed as err:
+                    log.error("%s", err)
                     continue
-                self.states.remove(state.container_id, state.ifname)
             log.info(
                 "sweep: unplugged %s (pod %s/%s gone)", state.container_id[:12], state.namespace, state.pod
             )
@@ -320,6 +300,17 @@ class Daemon:
         return swept
 
     # --- helpers -----------------------------------------------------------------------------
+    def _unplug(self, state: ContainerState, failure: str, netns: str = "") -> None:
+        """Unplug a stored container (in `netns` when given, else its recorded one), then forget
+        it. A driver failure becomes `DatapathFailed(failure, driver's words)` and keeps the
+        state, so a later DEL or sweep retries."""
+        netns = netns or state.netns
+        try:
+            self.driver.unplug(state.container_id, _existing(netns), state.ifname, state.driver)
+        except DatapathError as err:
+            raise DatapathFailed(failure, str(err)) from None
+        self.states.remove(state.container_id, state.ifname)
+
     def _network(self, alloc: Allocation) -> PodNetwork:
         svc = (
             self.service_cidr if self.service_cidr and self.service_cidr.version == alloc.ip.version else None

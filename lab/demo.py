@@ -1,24 +1,39 @@
-"""`make demo` (`python -m lab.demo`): what fip can do today, shown honestly, in seconds.
+"""`make demo` (`python -m lab.demo`): what fip can do today, shown honestly, in well under a minute.
 
-Starts a throwaway redis-server on a free loopback port (no persistence), loads the example
-subnets with `fipctl subnets apply`, and plays the allocation life cycle the scheduler
-extender, fipd and the controllers will drive — allocate, bind, keep for an immutable
-StatefulSet instance, refuse a stale release, free on scale-down, operator release — calling
-the store directly where those components do not exist yet, and printing `fipctl` tables in
-between. It ends with the list of what is not built yet. The Redis server is stopped and its
-files removed on every exit path.
+1. IPAM: a throwaway redis-server on a free loopback port (no persistence), the example subnets
+   loaded with `fipctl subnets apply`, the allocation life cycle played against the store.
+2. Control plane (`lab.demo_cluster`): the lab kube-apiserver, scheduler and workload
+   controllers in process; Subnet CRs, two nodes, a Deployment and a StatefulSet scheduled, a
+   scale-down.
+3. Datapath (`lab.demo_datapath`, root only): a lab network of namespaces, a real fipd per node,
+   the installed fip-cni; a StatefulSet pod's floating IP pinged by a legacy host, then moved to
+   the other node and reached again at once thanks to the gratuitous ARP.
+It ends with the list of what is not built yet; where a missing component has a part in the
+story, the demo does that part by hand and says so.
 
-`--url URL` runs the same story against another store (e.g. `memory://demo`) instead of
-starting Redis.
+Every process it starts (redis-server, fipd) is stopped by PID, every namespace deleted, on
+every exit path: success, failed check, error, Ctrl-C or SIGTERM. Exit codes: 0 success (also
+when step 3 is skipped for lack of root), 1 a check failed or a component refused, 130
+interrupted.
+
+`--url URL` runs step 1 against another store (e.g. `memory://demo`) instead of starting Redis
+(step 3 then needs a redis:// URL fipd can reach, else it is skipped); `--ipam-only` stops after
+step 1.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import shutil
+import signal
 import sys
+import tempfile
 import time
+from contextlib import ExitStack
+from functools import partial
 from pathlib import Path
+from types import FrameType
 
 from fip.cli.fipctl import main as fipctl_main
 from fip.core.errors import FipError
@@ -27,22 +42,23 @@ from fip.core.policy import ReleasePolicy
 from fip.core.record import AllocationRecord
 from fip.store.factory import open_store
 from fip.store.protocol import AllocateRequest, Store
-from lab.redisproc import RedisProcError, RedisServer
+from lab import demo_cluster, demo_datapath
+from lab.demo_console import DemoCheckFailed, note, say
+from lab.demo_nodes import node_lab
+from lab.kubeclient import KubeError
+from lab.network import unique_prefix
+from lab.redisproc import RedisServer
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples" / "subnets.yaml"
 
 NOT_BUILT = [
-    "scheduler extender (filter / prioritize / bind) - today the demo calls the store's allocate itself",
-    "controllers (release on scale-down / deletion, reconcile, rebuild after Redis loss, CRD status)",
-    "fipd and the fip-cni plugin (plugging IPs into pods: bridge / macvlan / SR-IOV, VLANs, ARP)",
+    "scheduler extender (filter / prioritize / bind) - the demo allocates and annotates by hand",
+    "release controllers (free on scale-down / deletion, reconcile, rebuild after Redis loss, CRD status)"
+    " - the demo reserves by hand",
     "eBPF ClusterIP datapath for pods that bypass the host stack",
-    "the lab cluster (fake kube-apiserver, scheduler stand-in, nodes and pods as network namespaces)",
+    "kubelet stand-in and the whole-system lab wiring - the demo runs fip-cni and confirms deletions by hand",
     "fipctl check (Redis <-> Kubernetes <-> node consistency report)",
 ]
-
-
-def say(text: str) -> None:
-    print(f"\n# {text}", flush=True)
 
 
 def fipctl(url: str, *argv: str) -> None:
@@ -50,7 +66,7 @@ def fipctl(url: str, *argv: str) -> None:
     code = fipctl_main(["--redis-url", url, *argv])
     sys.stdout.flush()
     if code != 0:
-        raise SystemExit(f"demo: fipctl {' '.join(argv)} failed with exit code {code}")
+        raise DemoCheckFailed(f"fipctl {' '.join(argv)} failed with exit code {code}")
 
 
 def pod(
@@ -61,96 +77,124 @@ def pod(
     name, _, node = rest.partition("@")
     req = AllocateRequest(subnet, OwnerKey.decode(owner), uid, name, node, policy, time.time(), pool=pool)
     rec = store.allocate(req)
-    print(f"  {name:<16} ({owner}) -> {rec.ip} in {subnet}")
+    note(f"{name:<13} ({owner}) -> {rec.ip} in {subnet}")
     return rec
 
 
-def story(url: str) -> None:
-    store = open_store(url)
-    say("A new Redis looks exactly like one that lost its data, so allocation waits until told otherwise:")
+def ipam_story(store: Store, url: str) -> None:
+    say("IPAM. A new Redis looks exactly like one that lost its data, so allocation waits to be told:")
     try:
-        store.allocate(
-            AllocateRequest(
-                "dc1-a", OwnerKey.of("default", "Pod", "early"), "u0", "early", "n1", ReleasePolicy.POD, 0
-            )
-        )
+        pod(store, "dc1-a/early@n1", "default/Pod/early", "u0", ReleasePolicy.POD)
     except FipError as err:
-        print(f"  refused: {err}")
+        note(f"refused: {err}")
     fipctl(url, "init", "--yes")
-
-    say("Load the example Subnet and Pool resources (the same YAML kubectl would take):")
     fipctl(url, "subnets", "apply", "-f", os.path.relpath(EXAMPLES))
-    fipctl(url, "subnets")
 
-    say("The scheduler extender's bind would allocate these (here the demo calls the store):")
+    say("The extender's bind would allocate these; pool db refuses namespace web:")
     api1 = pod(store, "dc1-a/api-7d9c-x2kq@node-a1", "default/Deployment/api", "uid-api-1", ReleasePolicy.POD)
     api2 = pod(store, "dc1-a/api-7d9c-p8rt@node-a2", "default/Deployment/api", "uid-api-2", ReleasePolicy.POD)
     web0 = pod(
         store, "dc1-b/web-0@node-b1", "default/StatefulSet/web/0", "uid-web0-a", ReleasePolicy.IMMUTABLE
     )
-    dbg = pod(store, "dc1-a-v6/debug@node-a1", "default/Pod/debug", "uid-debug", ReleasePolicy.POD)
-    pod(store, "dc1-a/psql-0@node-a2", "db/StatefulSet/psql/0", "uid-psql-0", ReleasePolicy.NEVER, pool="db")
-
-    say("Pool db admits only the db and payments namespaces; a pod of namespace web is turned away:")
+    psql = pod(
+        store, "dc1-a/psql-0@node-a2", "db/StatefulSet/psql/0", "uid-psql-0", ReleasePolicy.NEVER, pool="db"
+    )
     try:
         pod(store, "dc1-a/intruder@node-a1", "web/Pod/intruder", "uid-intruder", ReleasePolicy.POD, pool="db")
     except FipError as err:
-        print(f"  refused: {err}")
-
-    say("fipd would plug each IP into its pod and mark it bound:")
-    for rec in (api1, api2, web0, dbg):
+        note(f"refused: {err}")
+    for rec in (api1, api2, web0, psql):
         store.bind(rec.subnet, rec.ip, rec.pod_uid, rec.node, time.time())
-    fipctl(url, "ips")
 
-    say("web-0's pod is deleted; its policy is immutable, so the controllers keep the IP reserved for it:")
+    say("web-0 (immutable) is deleted and comes back as a new pod: same IP; a stale release is refused:")
     store.reserve("dc1-b", web0.ip, web0.owner, "uid-web0-a", time.time())
-    fipctl(url, "ips", "--owner", "default/StatefulSet/web")
-
-    say("web-0 comes back as a new pod (new UID) on another node of dc1-b, and gets its IP back:")
     again = pod(
         store, "dc1-b/web-0@node-b2", "default/StatefulSet/web/0", "uid-web0-b", ReleasePolicy.IMMUTABLE
     )
-    print(f"  same IP as before: {again.ip == web0.ip}")
-
-    say("A slow actor still holding the OLD pod UID tries to free web-0's IP; the store refuses:")
+    note(f"same IP as before: {again.ip == web0.ip}")
     try:
         store.release("dc1-b", web0.ip, web0.owner, "uid-web0-a", time.time())
-        raise SystemExit("demo: the stale release went through: the store freed a live pod's IP (a bug)")
+        raise DemoCheckFailed("the stale release went through: the store freed a live pod's IP (a bug)")
     except FipError as err:
-        print(f"  refused: {err}")
+        note(f"refused: {err}")
 
-    say("The api Deployment scales down to one replica; policy pod, so its IP is freed:")
+    say("api scales down (policy pod: its IP is freed); psql-0 (policy never) is freed by an operator:")
     store.release("dc1-a", api2.ip, api2.owner, "uid-api-2", time.time())
-    fipctl(url, "ips", "--subnet", "dc1-a")
-
-    say("An operator frees the debug pod's IPv6 address by hand (--yes skips the question):")
-    fipctl(url, "release", str(dbg.ip), "--yes")
+    fipctl(url, "release", str(psql.ip), "--yes")
+    fipctl(url, "ips")
     fipctl(url, "subnets")
 
-    say("The same tables are there for scripts with -o json:")
-    fipctl(url, "-o", "json", "ips", "--owner", "db/StatefulSet/psql/0")
+
+_MAIN_PID = os.getpid()
+_signals_seen: list[int] = []
+
+
+def _interrupted(signum: int, frame: FrameType | None) -> None:
+    """First SIGINT/SIGTERM: unwind, so every `with` cleans up; later ones must not cut the cleanup.
+
+    pyroute2 forks a short-lived child for every socket it opens in a namespace and ends it with
+    SIGTERM; that child inherits this handler, and must just exit, never run the demo's cleanup.
+    """
+    if os.getpid() != _MAIN_PID:
+        os._exit(128 + signum)
+    _signals_seen.append(signum)
+    if len(_signals_seen) == 1:
+        raise KeyboardInterrupt
+
+
+def run(stack: ExitStack, url: str | None, ipam_only: bool) -> None:
+    if url is None:
+        server = stack.enter_context(RedisServer())
+        say(f"Started a throwaway redis-server on 127.0.0.1:{server.port} (stopped at the end).")
+        url = server.url
+    store = open_store(url)
+    stack.callback(store.close)
+    ipam_story(store, url)
+    if ipam_only:
+        return
+    cluster = stack.enter_context(demo_cluster.control_plane())
+    demo_cluster.story(cluster, EXAMPLES)
+    if os.geteuid() != 0:
+        say("Datapath skipped: it needs root (network namespaces). Run `sudo make demo` to see it.")
+        return
+    if not url.startswith(("redis://", "rediss://")):
+        say(f"Datapath skipped: fipd needs a Redis store it can reach, not {url.split(':')[0]}://.")
+        return
+    workdir = Path(tempfile.mkdtemp(prefix="fipdemo-"))
+    stack.callback(shutil.rmtree, workdir, ignore_errors=True)
+    kubeconfig = cluster.api.write_kubeconfig(workdir / "kubeconfig")
+    lab = stack.enter_context(node_lab(unique_prefix("fipdemo"), workdir, kubeconfig, url))
+    demo_datapath.story(cluster, lab, store, partial(fipctl, url))
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m lab.demo", description="fip demo (what exists today)")
-    parser.add_argument("--url", help="use this store instead of starting a redis-server")
+    parser.add_argument("--url", help="use this store for step 1 instead of starting a redis-server")
+    parser.add_argument("--ipam-only", action="store_true", help="stop after step 1 (the store and fipctl)")
     args = parser.parse_args(argv)
+    signal.signal(signal.SIGTERM, _interrupted)
+    signal.signal(signal.SIGINT, _interrupted)
     t0 = time.monotonic()
     try:
-        if args.url:
-            story(args.url)
-        else:
-            with RedisServer() as server:
-                say(f"Started a throwaway redis-server on 127.0.0.1:{server.port} (stopped at the end).")
-                story(server.url)
-    except (FipError, RedisProcError) as err:
-        print(f"demo: {err}", file=sys.stderr)
+        with ExitStack() as stack:
+            try:
+                run(stack, args.url, args.ipam_only)
+            finally:
+                _signals_seen.append(0)  # from here on a signal must not cut the cleanup short
+    except DemoCheckFailed as err:
+        print(f"\ndemo: check failed: {err}", file=sys.stderr)
         return 1
+    except (FipError, RuntimeError, KubeError, OSError) as err:  # RedisProcError, lab teardown: RuntimeError
+        print(f"\ndemo: {err}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("\ndemo: interrupted; everything it started was stopped and removed.", file=sys.stderr)
+        return 130
     say("Not built yet (see README.md, status):")
     for item in NOT_BUILT:
-        print(f"  - {item}")
+        note(f"- {item}")
     stopped = "" if args.url else "; redis-server stopped"
-    print(f"\ndemo finished in {time.monotonic() - t0:.1f}s{stopped}.")
+    print(f"\ndemo finished in {time.monotonic() - t0:.1f}s{stopped}, nothing left running.")
     return 0
 
 

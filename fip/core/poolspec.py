@@ -12,22 +12,26 @@ from collections.abc import Mapping
 
 from fip.core.errors import InvalidInput
 from fip.core.names import check_label, check_subdomain
-from fip.core.resource import API_VERSION, allowed_keys, envelope, integer, required, sequence, unique
+from fip.core.resource import (
+    API_VERSION,
+    INT64_MAX,
+    allowed_keys,
+    integer,
+    parse_resource,
+    required,
+    sequence,
+    unique,
+)
 from fip.core.subnet import Pool, Subnet
 
 POOL_FIELDS = ("subnet", "size", "namespaces")
 POOL_REQUIRED = ("subnet", "size")
 MAX_NAMESPACES = 1024
-_INT64_MAX = 2**63 - 1
 
 
 def parse_pool(obj: object) -> Pool:
     """Validate a Pool resource (apiVersion fip.io/v1, kind Pool); status is ignored."""
-    name, spec = envelope(obj, "Pool")
-    try:
-        return _pool(name, spec)
-    except InvalidInput as err:
-        raise err.within(f'Pool "{name}"') from None
+    return parse_resource(obj, "Pool", _pool)
 
 
 def _pool(name: str, spec: Mapping[str, object]) -> Pool:
@@ -37,7 +41,7 @@ def _pool(name: str, spec: Mapping[str, object]) -> Pool:
         "spec.size",
         required(spec, "spec.", "size", "give the most IPs the pool may hold"),
         1,
-        _INT64_MAX,
+        INT64_MAX,
         "give the most IPs the pool may hold, at least 1",
     )
     raw = sequence("spec.namespaces", spec.get("namespaces", []), MAX_NAMESPACES)

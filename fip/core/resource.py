@@ -8,7 +8,8 @@ turn each wrong shape into an `InvalidInput` whose field is the path a person wo
 from __future__ import annotations
 
 import difflib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from typing import TypeVar
 
 from fip.core.errors import InvalidInput
 from fip.core.names import check_subdomain
@@ -17,6 +18,19 @@ GROUP = "fip.io"
 VERSION = "v1"
 API_VERSION = f"{GROUP}/{VERSION}"
 _TOP_LEVEL = ("apiVersion", "kind", "metadata", "spec", "status")
+INT64_MAX = 2**63 - 1  # the CRD's integers are int64
+_Parsed = TypeVar("_Parsed")
+
+
+def parse_resource(obj: object, kind: str, spec: Callable[[str, Mapping[str, object]], _Parsed]) -> _Parsed:
+    """Check the envelope, then read the spec with `spec(name, spec)`. A refusal from the spec
+    names the resource (`Subnet "dc1-a": spec.vlan ...`) so a person applying many documents
+    knows which one to fix; envelope refusals have no name to give yet."""
+    name, body = envelope(obj, kind)
+    try:
+        return spec(name, body)
+    except InvalidInput as err:
+        raise err.within(f'{kind} "{name}"') from None
 
 
 def envelope(obj: object, kind: str) -> tuple[str, Mapping[str, object]]:

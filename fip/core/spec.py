@@ -33,10 +33,11 @@ from fip.core.poolspec import check_pool, parse_pool, pool_to_resource
 from fip.core.record import Usage
 from fip.core.resource import (
     API_VERSION,
+    INT64_MAX,
     allowed_keys,
-    envelope,
     integer,
     mapping,
+    parse_resource,
     required,
     sequence,
     unique,
@@ -61,16 +62,11 @@ SUBNET_FIELDS = ("cidr", "gateway", "vlan", "ranges", "excluded", "reserved", "n
 SUBNET_REQUIRED = ("cidr", "gateway")
 # maxItems / maxProperties of the CRD schema; a test holds the YAML to these numbers.
 LIMITS = {"ranges": 256, "excluded": 4096, "reserved": 4096, "nodeCIDRs": 256, "matchLabels": 64}
-INT64_MAX = 2**63 - 1
 
 
 def parse_subnet(obj: object) -> Subnet:
     """Validate a Subnet resource (apiVersion fip.io/v1, kind Subnet); status is ignored."""
-    name, spec = envelope(obj, "Subnet")
-    try:
-        return _subnet(name, spec)
-    except InvalidInput as err:
-        raise err.within(f'Subnet "{name}"') from None
+    return parse_resource(obj, "Subnet", _subnet)
 
 
 def _subnet(name: str, spec: Mapping[str, object]) -> Subnet:

@@ -329,24 +329,28 @@ class RedisStore:
         )
 
     def bind(self, subnet: str, ip: IPAddress, pod_uid: str, node: str, now: float) -> AllocationRecord:
-        h = enc.ip_hex(ip)
-        r = self._fcall("fip_bind", subnet, h, pod_uid, node, repr(float(now)))
-        if r[0] == "OK":
-            return enc.decode_record(subnet, h, r[1])
-        self._definition(subnet, fresh=True)
-        holder = enc.decode_record(subnet, h, r[1]) if r[1] else None
-        raise refusals.stale("bind", subnet, ip, owner=None, uid=pod_uid, holder=holder)
+        args = (pod_uid, node, repr(float(now)))
+        return self._change_holder("bind", subnet, ip, None, pod_uid, *args)
 
     def reserve(
         self, subnet: str, ip: IPAddress, owner: OwnerKey, expected_uid: str, now: float
     ) -> AllocationRecord:
+        args = (owner.encode(), expected_uid, repr(float(now)))
+        return self._change_holder("reserve", subnet, ip, owner, expected_uid, *args)
+
+    def _change_holder(
+        self, op: str, subnet: str, ip: IPAddress, owner: OwnerKey | None, uid: str, *args: str
+    ) -> AllocationRecord:
+        """FCALL `fip_<op>` (bind, reserve) on the record of `ip`: the record it wrote, or the
+        refusal. A refused call re-reads the subnet first, so a deleted or lost subnet reports
+        that rather than a stale request."""
         h = enc.ip_hex(ip)
-        r = self._fcall("fip_reserve", subnet, h, owner.encode(), expected_uid, repr(float(now)))
+        r = self._fcall(f"fip_{op}", subnet, h, *args)
         if r[0] == "OK":
             return enc.decode_record(subnet, h, r[1])
         self._definition(subnet, fresh=True)
         holder = enc.decode_record(subnet, h, r[1]) if r[1] else None
-        raise refusals.stale("reserve", subnet, ip, owner=owner, uid=expected_uid, holder=holder)
+        raise refusals.stale(op, subnet, ip, owner=owner, uid=uid, holder=holder)
 
     def release(
         self, subnet: str, ip: IPAddress, owner: OwnerKey, expected_uid: str, now: float

@@ -51,15 +51,10 @@ class DeploymentController:
         self.client = client
 
     def reconcile(self, key: str) -> None:
-        namespace, name = key.split("/", 1)
-        try:
-            d = self.client.get(DEPLOYMENTS, name, namespace)
-        except KubeError as e:
-            if e.status == 404:
-                return
-            raise
-        if d["metadata"].get("deletionTimestamp"):
+        d = workload.live(self.client, DEPLOYMENTS, key)
+        if d is None:
             return
+        namespace = d["metadata"]["namespace"]
         spec = d.get("spec") or {}
         desired = int(spec.get("replicas", 1))
         items = self.client.list(REPLICASETS, namespace).get("items") or []

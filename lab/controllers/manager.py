@@ -62,9 +62,8 @@ class WorkQueue:
         with self._cond:
             if delay > 0:
                 self._later[key] = min(self._later.get(key, float("inf")), time.monotonic() + delay)
-            elif key not in self._queued:
-                self._queued.add(key)
-                self._order.append(key)
+            else:
+                self._push(key)
             self._cond.notify_all()
 
     def get(self) -> str | None:
@@ -74,9 +73,7 @@ class WorkQueue:
                 for key, when in list(self._later.items()):
                     if when <= now:
                         del self._later[key]
-                        if key not in self._queued:
-                            self._queued.add(key)
-                            self._order.append(key)
+                        self._push(key)
                 for i, key in enumerate(self._order):
                     if key not in self._busy:
                         del self._order[i]
@@ -85,6 +82,12 @@ class WorkQueue:
                         return key
                 self._cond.wait(0.05)
             return None
+
+    def _push(self, key: str) -> None:
+        """Queue `key` at the back unless it already waits (the caller holds the lock)."""
+        if key not in self._queued:
+            self._queued.add(key)
+            self._order.append(key)
 
     def done(self, key: str) -> None:
         with self._cond:

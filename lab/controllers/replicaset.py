@@ -38,15 +38,10 @@ class ReplicaSetController:
         self.client = client
 
     def reconcile(self, key: str) -> None:
-        namespace, name = key.split("/", 1)
-        try:
-            rs = self.client.get(REPLICASETS, name, namespace)
-        except KubeError as e:
-            if e.status == 404:
-                return
-            raise
-        if rs["metadata"].get("deletionTimestamp"):
+        rs = workload.live(self.client, REPLICASETS, key)
+        if rs is None:
             return
+        namespace, name = rs["metadata"]["namespace"], rs["metadata"]["name"]
         spec = rs.get("spec") or {}
         selector = spec.get("selector")
         pods = self._claim(rs, selector)

@@ -17,7 +17,7 @@ import re
 from typing import Any
 
 from lab.controllers import workload
-from lab.kubeclient import STATEFULSETS, KubeClient, KubeError
+from lab.kubeclient import STATEFULSETS, KubeClient
 
 Obj = dict[str, Any]
 POD_NAME = "statefulset.kubernetes.io/pod-name"
@@ -32,15 +32,10 @@ class StatefulSetController:
         self.client = client
 
     def reconcile(self, key: str) -> None:
-        namespace, name = key.split("/", 1)
-        try:
-            sts = self.client.get(STATEFULSETS, name, namespace)
-        except KubeError as e:
-            if e.status == 404:
-                return
-            raise
-        if sts["metadata"].get("deletionTimestamp"):
+        sts = workload.live(self.client, STATEFULSETS, key)
+        if sts is None:
             return
+        name = sts["metadata"]["name"]
         spec = sts.get("spec") or {}
         start = int((spec.get("ordinals") or {}).get("start", 0))
         replicas = int(spec.get("replicas", 1))

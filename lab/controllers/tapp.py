@@ -40,14 +40,8 @@ class TAppController:
         self.client = client
 
     def reconcile(self, key: str) -> None:
-        namespace, name = key.split("/", 1)
-        try:
-            tapp = self.client.get(TAPPS, name, namespace)
-        except KubeError as e:
-            if e.status == 404:
-                return
-            raise
-        if tapp["metadata"].get("deletionTimestamp"):
+        tapp = workload.live(self.client, TAPPS, key)
+        if tapp is None:
             return
         spec = tapp.get("spec") or {}
         replicas = int(spec.get("replicas", 0))

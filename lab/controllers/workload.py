@@ -107,6 +107,20 @@ def matches(selector: Mapping[str, Any] | None, labels: Mapping[str, str]) -> bo
     return bool(selector.get("matchLabels") or selector.get("matchExpressions"))
 
 
+def live(client: KubeClient, res: Resource, key: str) -> Obj | None:
+    """The object a work item (`namespace/name`) names, or None when it is gone or being deleted:
+    a level-based controller then has nothing to do, since garbage collection removes what the
+    object owned. Other API errors propagate so the manager retries the key."""
+    namespace, name = key.split("/", 1)
+    try:
+        obj: Obj = client.get(res, name, namespace)
+    except KubeError as e:
+        if e.status == 404:
+            return None
+        raise
+    return None if obj["metadata"].get("deletionTimestamp") else obj
+
+
 def pod_from_template(
     template: Mapping[str, Any], namespace: str, owner_reference: Obj, labels: Mapping[str, str], **meta: Any
 ) -> Obj:

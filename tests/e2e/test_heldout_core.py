@@ -162,18 +162,15 @@ def test_pod_admission_defaults(core: client.CoreV1Api, ns: str) -> None:
     assert ("node.kubernetes.io/unreachable", "NoExecute", 300) in tolerations
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="lab apiserver: a new Node gets no taints; real TaintNodesByCondition admission adds "
-    "node.kubernetes.io/not-ready:NoSchedule at creation "
-    "(the node lifecycle controller removes it when Ready)",
-)
 def test_new_node_is_tainted_not_ready(core: client.CoreV1Api) -> None:
+    # TaintNodesByCondition admission taints a new node; the node lifecycle controller lifts it once Ready
     node = core.create_node({"metadata": {"name": "h-taint"}})
-    core.delete_node("h-taint")
     assert [(t.key, t.effect) for t in node.spec.taints or []] == [
         ("node.kubernetes.io/not-ready", "NoSchedule")
     ]
+    core.patch_node_status("h-taint", {"status": {"conditions": [{"type": "Ready", "status": "True"}]}})
+    eventually(lambda: not core.read_node("h-taint").spec.taints, what="not-ready taint lifted")
+    core.delete_node("h-taint")
 
 
 def test_generate_name(core: client.CoreV1Api, ns: str) -> None:

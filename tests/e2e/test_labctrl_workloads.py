@@ -7,6 +7,7 @@ see what happens while pods are not ready."""
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import threading
 import time
@@ -125,6 +126,48 @@ def template(image: str = "web:1", app: str = "web") -> dict[str, Any]:
     }
 
 
+def workload(
+    kind: str, name: str, replicas: int, image: str = "web:1", api_version: str = "apps/v1", **spec: Any
+) -> dict[str, Any]:
+    """A Deployment / StatefulSet / TApp manifest whose pods carry `app: <name>` and run `image`;
+    `spec` adds the fields a test is about (strategy, ordinals, podManagementPolicy, ...)."""
+    return {
+        "apiVersion": api_version,
+        "kind": kind,
+        "metadata": {"name": name, "namespace": NS},
+        "spec": {
+            "replicas": replicas,
+            "selector": {"matchLabels": {"app": name}},
+            "template": template(image, app=name),
+            **spec,
+        },
+    }
+
+
+def pod_images(client: KubeClient, selector: str) -> list[str]:
+    """The first container's image of every live pod, sorted."""
+    return sorted(p["spec"]["containers"][0]["image"] for p in pods(client, selector))
+
+
+@contextlib.contextmanager
+def deletions(client: KubeClient, selector: str) -> Iterator[list[str]]:
+    """Names of the pods deleted while the block runs, in the order the watch delivered them."""
+    deleted: list[str] = []
+    watcher = Informer(client, PODS, NS, label_selector=selector)
+
+    def record(kind: str, pod: dict[str, Any], _old: dict[str, Any] | None) -> None:
+        if kind == "DELETED":
+            deleted.append(pod["metadata"]["name"])
+
+    watcher.add_handler(record)
+    watcher.start()
+    try:
+        watcher.synced.wait(5)
+        yield deleted
+    finally:
+        watcher.stop()
+
+
 def scale(client: KubeClient, res: Any, name: str, replicas: int) -> None:
     client.patch(res, name, {"spec": {"replicas": replicas}}, NS)
 
@@ -132,13 +175,7 @@ def scale(client: KubeClient, res: Any, name: str, replicas: int) -> None:
 def test_deployment_scales_and_rolls_its_template(
     client: KubeClient, kubelet: FakeKubelet, manager: Manager
 ) -> None:
-    deploy = {
-        "apiVersion": "apps/v1",
-        "kind": "Deployment",
-        "metadata": {"name": "web", "namespace": NS},
-        "spec": {"replicas": 3, "selector": {"matchLabels": {"app": "web"}}, "template": template()},
-    }
-    client.create(DEPLOYMENTS, deploy)
+    client.create(DEPLOYMENTS, workload("Deployment", "web", 3))
     wait_for(lambda: len(pods(client, "app=web")) == 3)
     (rs,) = client.list(REPLICASETS, NS)["items"]
     pod_hash = rs["metadata"]["labels"]["pod-template-hash"]
@@ -156,11 +193,7 @@ def test_deployment_scales_and_rolls_its_template(
 
     client.patch(DEPLOYMENTS, "web", {"spec": {"template": template("web:2")}}, NS)
 
-    def rolled() -> bool:
-        live = pods(client, "app=web")
-        return len(live) == 2 and all(p["spec"]["containers"][0]["image"] == "web:2" for p in live)
-
-    wait_for(rolled)
+    wait_for(lambda: pod_images(client, "app=web") == ["web:2", "web:2"])
     sets = {r["metadata"]["name"]: r for r in client.list(REPLICASETS, NS)["items"]}
     assert len(sets) == 2 and sets[rs["metadata"]["name"]]["spec"]["replicas"] == 0
     new = next(r for n, r in sets.items() if n != rs["metadata"]["name"])
@@ -174,13 +207,7 @@ def test_deployment_scales_and_rolls_its_template(
 def test_rolling_update_keeps_old_pods_until_new_ones_are_ready(
     client: KubeClient, kubelet: FakeKubelet, manager: Manager
 ) -> None:
-    deploy = {
-        "apiVersion": "apps/v1",
-        "kind": "Deployment",
-        "metadata": {"name": "api", "namespace": NS},
-        "spec": {"replicas": 4, "selector": {"matchLabels": {"app": "api"}}, "template": template(app="api")},
-    }
-    client.create(DEPLOYMENTS, deploy)
+    client.create(DEPLOYMENTS, workload("Deployment", "api", 4))
     wait_for(
         lambda: (
             len([p for p in pods(client, "app=api") if p.get("status", {}).get("phase") == "Running"]) == 4
@@ -195,25 +222,14 @@ def test_rolling_update_keeps_old_pods_until_new_ones_are_ready(
     assert len(old) >= 3  # maxUnavailable 25% of 4 = 1
     assert len(live) <= 5  # maxSurge 25% of 4 = 1
     kubelet.enabled = True
-    wait_for(lambda: {p["spec"]["containers"][0]["image"] for p in pods(client, "app=api")} == {"api:2"})
+    wait_for(lambda: set(pod_images(client, "app=api")) == {"api:2"})
 
 
 def test_statefulset_ordinals_recreate_and_scale_down_order(
     client: KubeClient, kubelet: FakeKubelet, manager: Manager
 ) -> None:
     kubelet.enabled = False
-    sts = {
-        "apiVersion": "apps/v1",
-        "kind": "StatefulSet",
-        "metadata": {"name": "db", "namespace": NS},
-        "spec": {
-            "replicas": 3,
-            "serviceName": "db",
-            "selector": {"matchLabels": {"app": "db"}},
-            "template": template("db:1", app="db"),
-        },
-    }
-    client.create(STATEFULSETS, sts)
+    client.create(STATEFULSETS, workload("StatefulSet", "db", 3, "db:1", serviceName="db"))
     wait_for(lambda: names(client, "app=db") == ["db-0"])
     time.sleep(0.5)
     assert names(client, "app=db") == ["db-0"]  # OrderedReady: db-1 waits for db-0 to be Ready
@@ -242,17 +258,10 @@ def test_statefulset_ordinals_recreate_and_scale_down_order(
     )
     assert again["metadata"]["name"] == "db-1"
 
-    deleted: list[str] = []
-    watcher = Informer(client, PODS, NS, label_selector="app=db")
-    watcher.add_handler(lambda kind, pod, _old: kind == "DELETED" and deleted.append(pod["metadata"]["name"]))
-    watcher.start()
-    try:
-        watcher.synced.wait(5)
+    with deletions(client, "app=db") as deleted:
         scale(client, STATEFULSETS, "db", 1)
         wait_for(lambda: names(client, "app=db") == ["db-0"])
         wait_for(lambda: len(deleted) == 2)
-    finally:
-        watcher.stop()
     assert deleted == ["db-2", "db-1"]
 
 
@@ -260,18 +269,7 @@ def test_statefulset_parallel_creates_all_at_once(
     client: KubeClient, kubelet: FakeKubelet, manager: Manager
 ) -> None:
     kubelet.enabled = False
-    sts = {
-        "apiVersion": "apps/v1",
-        "kind": "StatefulSet",
-        "metadata": {"name": "cache", "namespace": NS},
-        "spec": {
-            "replicas": 3,
-            "podManagementPolicy": "Parallel",
-            "ordinals": {"start": 5},
-            "selector": {"matchLabels": {"app": "cache"}},
-            "template": template(app="cache"),
-        },
-    }
+    sts = workload("StatefulSet", "cache", 3, podManagementPolicy="Parallel", ordinals={"start": 5})
     client.create(STATEFULSETS, sts)
     wait_for(lambda: names(client, "app=cache") == ["cache-5", "cache-6", "cache-7"])
 
@@ -279,13 +277,7 @@ def test_statefulset_parallel_creates_all_at_once(
 def test_tapp_instances_labels_killed_and_recreate(
     client: KubeClient, kubelet: FakeKubelet, manager: Manager
 ) -> None:
-    tapp = {
-        "apiVersion": "apps.tkestack.io/v1",
-        "kind": "TApp",
-        "metadata": {"name": "t", "namespace": NS},
-        "spec": {"replicas": 3, "selector": {"matchLabels": {"app": "t"}}, "template": template(app="t")},
-    }
-    client.create(TAPPS, tapp)
+    client.create(TAPPS, workload("TApp", "t", 3, api_version="apps.tkestack.io/v1"))
     wait_for(lambda: names(client, "app=t") == ["t-0", "t-1", "t-2"])
     t1 = client.get(PODS, "t-1", NS)
     assert t1["metadata"]["labels"]["tapp_instance_key"] == "1"
@@ -327,13 +319,7 @@ def test_endpointslices_follow_ready_pods(client: KubeClient, kubelet: FakeKubel
         "spec": {"selector": {"app": "web"}, "ports": [{"name": "http", "port": 80, "targetPort": "http"}]},
     }
     client.create(SERVICES, svc)
-    deploy = {
-        "apiVersion": "apps/v1",
-        "kind": "Deployment",
-        "metadata": {"name": "web", "namespace": NS},
-        "spec": {"replicas": 2, "selector": {"matchLabels": {"app": "web"}}, "template": template()},
-    }
-    client.create(DEPLOYMENTS, deploy)
+    client.create(DEPLOYMENTS, workload("Deployment", "web", 2))
 
     def ready_ips() -> set[str]:
         slices = client.list(ENDPOINTSLICES, NS, label_selector="kubernetes.io/service-name=web")["items"]
@@ -373,18 +359,7 @@ def test_endpointslices_follow_ready_pods(client: KubeClient, kubelet: FakeKubel
 def test_recreate_deployment_removes_old_pods_before_new_ones(
     client: KubeClient, kubelet: FakeKubelet, manager: Manager
 ) -> None:
-    deploy = {
-        "apiVersion": "apps/v1",
-        "kind": "Deployment",
-        "metadata": {"name": "job", "namespace": NS},
-        "spec": {
-            "replicas": 2,
-            "strategy": {"type": "Recreate"},
-            "selector": {"matchLabels": {"app": "job"}},
-            "template": template("job:1", app="job"),
-        },
-    }
-    client.create(DEPLOYMENTS, deploy)
+    client.create(DEPLOYMENTS, workload("Deployment", "job", 2, "job:1", strategy={"type": "Recreate"}))
     wait_for(lambda: len(pods(client, "app=job")) == 2)
     images: list[set[str]] = []
     watcher = Informer(client, PODS, NS, label_selector="app=job")
@@ -395,7 +370,7 @@ def test_recreate_deployment_removes_old_pods_before_new_ones(
     try:
         watcher.synced.wait(5)
         client.patch(DEPLOYMENTS, "job", {"spec": {"template": template("job:2", app="job")}}, NS)
-        wait_for(lambda: {p["spec"]["containers"][0]["image"] for p in pods(client, "app=job")} == {"job:2"})
+        wait_for(lambda: set(pod_images(client, "app=job")) == {"job:2"})
         wait_for(lambda: len(pods(client, "app=job")) == 2)
     finally:
         watcher.stop()
@@ -405,34 +380,12 @@ def test_recreate_deployment_removes_old_pods_before_new_ones(
 def test_statefulset_template_change_replaces_pods_highest_ordinal_first(
     client: KubeClient, kubelet: FakeKubelet, manager: Manager
 ) -> None:
-    sts = {
-        "apiVersion": "apps/v1",
-        "kind": "StatefulSet",
-        "metadata": {"name": "kv", "namespace": NS},
-        "spec": {
-            "replicas": 3,
-            "selector": {"matchLabels": {"app": "kv"}},
-            "template": template("kv:1", app="kv"),
-        },
-    }
-    client.create(STATEFULSETS, sts)
+    client.create(STATEFULSETS, workload("StatefulSet", "kv", 3, "kv:1"))
     wait_for(lambda: len([p for p in pods(client, "app=kv") if p["status"].get("phase") == "Running"]) == 3)
     before = {p["metadata"]["name"]: p["metadata"]["uid"] for p in pods(client, "app=kv")}
-    deleted: list[str] = []
-    watcher = Informer(client, PODS, NS, label_selector="app=kv")
-    watcher.add_handler(lambda kind, pod, _old: kind == "DELETED" and deleted.append(pod["metadata"]["name"]))
-    watcher.start()
-    try:
-        watcher.synced.wait(5)
+    with deletions(client, "app=kv") as deleted:
         client.patch(STATEFULSETS, "kv", {"spec": {"template": template("kv:2", app="kv")}}, NS)
-        wait_for(
-            lambda: (
-                sorted(p["spec"]["containers"][0]["image"] for p in pods(client, "app=kv")) == ["kv:2"] * 3
-            ),
-            timeout=15,
-        )
-    finally:
-        watcher.stop()
+        wait_for(lambda: pod_images(client, "app=kv") == ["kv:2"] * 3, timeout=15)
     assert deleted == ["kv-2", "kv-1", "kv-0"]
     after = {p["metadata"]["name"]: p["metadata"]["uid"] for p in pods(client, "app=kv")}
     assert set(after) == set(before) and not set(after.values()) & set(before.values())

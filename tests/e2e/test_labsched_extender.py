@@ -3,6 +3,7 @@ lab API server, with a fake extender over real HTTP that records every call."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import pathlib
 import threading
@@ -145,17 +146,22 @@ def base_config(url: str, **changes: Any) -> dict[str, Any]:
     return {**doc, "extenders": [ext]}
 
 
-def start(
+@contextlib.contextmanager
+def scheduling(
     client: KubeClient, cfg: dict[str, Any], seed: int = 0, fake: FakeExtender | None = None
-) -> Scheduler:
-    """Start the scheduler; `fake` learns the configured verb names (the shipped file's may differ)."""
+) -> Iterator[Scheduler]:
+    """Run the scheduler for the block, stopping it however the block ends; `fake` learns the
+    configured verb names (the shipped file's may differ)."""
     parsed = parse(cfg)
     if fake is not None and parsed.extenders:
         ext = parsed.extenders[0]
         fake.roles = {ext.filter_verb: "filter", ext.prioritize_verb: "prioritize", ext.bind_verb: "bind"}
     sched = Scheduler(client, parsed, seed=seed)
     sched.start()
-    return sched
+    try:
+        yield sched
+    finally:
+        sched.stop()
 
 
 def add_node(client: KubeClient, name: str, cpu: str = "4", **labels: str) -> None:
@@ -225,12 +231,9 @@ def test_filter_then_prioritize_then_bind_with_go_shapes(client: KubeClient, ext
         return extender.default(verb, body)
 
     extender.behave = behave
-    sched = start(client, base_config(extender.url), fake=extender)
-    try:
+    with scheduling(client, base_config(extender.url), fake=extender):
         pod = add_pod(client, "web-0")
         assert wait_for(lambda: node_of(client, "web-0")) == "n2"
-    finally:
-        sched.stop()
     assert extender.verbs() == ["filter", "prioritize", "bind"]
     (_, fh, filter_body), (_, ph, prio_body), (_, bh, bind_body) = extender.calls
     for headers in (fh, ph, bh):
@@ -260,27 +263,21 @@ def test_prioritize_is_skipped_when_one_node_is_feasible(client: KubeClient, ext
         if verb == "filter"
         else extender.default(verb, body)
     )
-    sched = start(client, base_config(extender.url), fake=extender)
-    try:
+    with scheduling(client, base_config(extender.url), fake=extender):
         add_pod(client, "web-0")
         assert wait_for(lambda: node_of(client, "web-0")) == "n2"
-    finally:
-        sched.stop()
     assert extender.verbs() == ["filter", "bind"]
 
 
 def test_managed_resources_gate_the_extender(client: KubeClient, extender: FakeExtender) -> None:
     add_node(client, "n1")
     add_node(client, "n2")
-    sched = start(client, base_config(extender.url), fake=extender)
-    try:
+    with scheduling(client, base_config(extender.url), fake=extender):
         add_pod(client, "plain", fip=False)
         assert wait_for(lambda: node_of(client, "plain"))
         assert extender.calls == []  # not interested: no filter, no prioritize, the default binder binds
         add_pod(client, "init-only", init=True)
         assert wait_for(lambda: node_of(client, "init-only"))
-    finally:
-        sched.stop()
     assert extender.verbs() == ["filter", "prioritize", "bind"]
     assert extender.calls[0][2]["Pod"]["metadata"]["name"] == "init-only"
 
@@ -296,12 +293,9 @@ def test_node_list_is_sent_when_not_node_cache_capable(client: KubeClient, exten
         return extender.default(verb, body)
 
     extender.behave = behave
-    sched = start(client, base_config(extender.url, nodeCacheCapable=False), fake=extender)
-    try:
+    with scheduling(client, base_config(extender.url, nodeCacheCapable=False), fake=extender):
         add_pod(client, "web-0")
         assert wait_for(lambda: node_of(client, "web-0")) == "n1"
-    finally:
-        sched.stop()
     body = extender.calls[0][2]
     assert body["NodeNames"] is None and list(body["Nodes"]) == ["metadata", "items"]
     assert body["Nodes"]["metadata"] == {}
@@ -323,8 +317,7 @@ def test_rejection_gives_failed_scheduling_event_then_retry_on_a_cluster_event(
         return extender.default(verb, body)
 
     extender.behave = behave
-    sched = start(client, base_config(extender.url), fake=extender)
-    try:
+    with scheduling(client, base_config(extender.url), fake=extender):
         add_pod(client, "web-0")
         message = wait_for(lambda: events(client, "web-0"))[0]
         assert message == (
@@ -338,8 +331,6 @@ def test_rejection_gives_failed_scheduling_event_then_retry_on_a_cluster_event(
         full["value"] = False
         add_node(client, "n4")  # a cluster event moves the pod back
         assert wait_for(lambda: node_of(client, "web-0"))
-    finally:
-        sched.stop()
     assert extender.verbs()[-1] == "bind" and extender.verbs().count("filter") == 2
 
 
@@ -351,8 +342,7 @@ def test_filter_timeout_fails_the_attempt_and_backs_off(client: KubeClient, exte
         if verb == "filter" and slow["value"]
         else extender.default(verb, body)
     )
-    sched = start(client, base_config(extender.url, httpTimeout="300ms"), fake=extender)
-    try:
+    with scheduling(client, base_config(extender.url, httpTimeout="300ms"), fake=extender):
         add_pod(client, "web-0")
         message = wait_for(lambda: events(client, "web-0"))[0]
         assert "Client.Timeout exceeded" in message and "/scheduler/filter" in message
@@ -365,8 +355,6 @@ def test_filter_timeout_fails_the_attempt_and_backs_off(client: KubeClient, exte
         assert counts == [2] and len(events(client, "web-0")) == 1  # the repeat is counted, not duplicated
         slow["value"] = False
         assert wait_for(lambda: node_of(client, "web-0"), timeout=10) == "n1"
-    finally:
-        sched.stop()
     first, second = [i for i, v in enumerate(extender.verbs()) if v == "filter"][:2]
     assert second == first + 1
 
@@ -375,14 +363,11 @@ def test_ignorable_extender_errors_are_skipped(client: KubeClient, extender: Fak
     add_node(client, "n1")
     add_node(client, "n2")
     extender.behave = lambda verb, body: (500, b"boom", 0)
-    sched = start(client, base_config(extender.url, ignorable=True), fake=extender)
-    try:
+    with scheduling(client, base_config(extender.url, ignorable=True), fake=extender):
         add_pod(client, "web-0")
         assert wait_for(
             lambda: node_of(client, "web-0")
         )  # filter skipped, bind fell back to the default binder
-    finally:
-        sched.stop()
     assert extender.verbs() == ["filter", "prioritize", "bind"]
     assert events(client, "web-0") == []
 
@@ -399,12 +384,9 @@ def test_bind_error_is_a_scheduler_error_and_retried(client: KubeClient, extende
         return extender.default(verb, body)
 
     extender.behave = behave
-    sched = start(client, base_config(extender.url), fake=extender)
-    try:
+    with scheduling(client, base_config(extender.url), fake=extender):
         add_pod(client, "web-0")
         assert wait_for(lambda: node_of(client, "web-0"), timeout=10) == "n1"
-    finally:
-        sched.stop()
     assert events(client, "web-0") == ["binding rejected: subnet dc1-a: no free IP"]
     assert extender.verbs() == ["filter", "bind", "filter", "bind"]
 
@@ -420,12 +402,9 @@ def test_scores_are_weighted_and_non_integers_are_ignored(
         if verb == "prioritize"
         else extender.default(verb, body)
     )
-    sched = start(client, base_config(extender.url, weight=2), fake=extender)
-    try:
+    with scheduling(client, base_config(extender.url, weight=2), fake=extender):
         add_pod(client, "web-0", cpu="1")
         assert wait_for(lambda: node_of(client, "web-0")) == winner
-    finally:
-        sched.stop()
 
 
 def test_large_clusters_send_a_sample_of_feasible_nodes(client: KubeClient, extender: FakeExtender) -> None:
@@ -433,21 +412,17 @@ def test_large_clusters_send_a_sample_of_feasible_nodes(client: KubeClient, exte
         add_node(client, f"n{i:03d}")
     cfg = base_config(extender.url)
     cfg["percentageOfNodesToScore"] = 10
-    sched = start(client, cfg, fake=extender)
-    try:
+    with scheduling(client, cfg, fake=extender):
         add_pod(client, "web-0")
         assert wait_for(lambda: node_of(client, "web-0"))
-    finally:
-        sched.stop()
     assert len(extender.calls[0][2]["NodeNames"]) == 100  # max(10% of 150, 100)
 
 
 def test_no_extender_binds_itself_and_the_shipped_config_parses(client: KubeClient) -> None:
     add_node(client, "n1")
-    sched = start(
+    with scheduling(
         client, {"apiVersion": "kubescheduler.config.k8s.io/v1", "kind": "KubeSchedulerConfiguration"}
-    )
-    try:
+    ):
         add_pod(client, "web-0", fip=False)
         assert wait_for(lambda: node_of(client, "web-0")) == "n1"
         add_pod(client, "wants-ip")  # without the extender's ignoredByScheduler, the node lacks fip.io/ip
@@ -455,8 +430,6 @@ def test_no_extender_binds_itself_and_the_shipped_config_parses(client: KubeClie
             "0/1 nodes are available: 1 Insufficient fip.io/ip. preemption: 0/1 nodes are available: "
             "1 No preemption victims found for incoming pod."
         ]
-    finally:
-        sched.stop()
     for path in sorted(DEPLOYED.glob("*.yaml")) if DEPLOYED.is_dir() else []:
         assert load(str(path)).extenders, f"{path} configures no extender"
 
@@ -488,12 +461,11 @@ def test_extenders_run_in_order_with_ignorable_ones_last_each_seeing_survivors(
             {"urlPrefix": second.url, "filterVerb": "filter", "nodeCacheCapable": True},
         ],
     }
-    sched = start(client, cfg)
     try:
-        add_pod(client, "web-0", fip=False)
-        message = wait_for(lambda: events(client, "web-0"))[0]
+        with scheduling(client, cfg):
+            add_pod(client, "web-0", fip=False)
+            message = wait_for(lambda: events(client, "web-0"))[0]
     finally:
-        sched.stop()
         first.close()
         second.close()
     assert order == ["strict", "ignorable"]
@@ -511,12 +483,9 @@ def test_a_filter_reply_naming_an_unknown_node_is_a_scheduler_error(
 ) -> None:
     add_node(client, "n1")
     extender.behave = lambda verb, body: (200, {"NodeNames": ["elsewhere"]}, 0)
-    sched = start(client, base_config(extender.url), fake=extender)
-    try:
+    with scheduling(client, base_config(extender.url), fake=extender):
         add_pod(client, "web-0")
         message = wait_for(lambda: events(client, "web-0"))[0]
-    finally:
-        sched.stop()
     assert "claims a filtered node 'elsewhere' which is not found in the input node list" in message
 
 
