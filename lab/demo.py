@@ -43,7 +43,7 @@ from fip.core.record import AllocationRecord
 from fip.store.factory import open_store
 from fip.store.protocol import AllocateRequest, Store
 from lab import demo_cluster, demo_datapath
-from lab.demo_console import DemoCheckFailed, note, say
+from lab.demo_console import DemoCheckFailed, clear_stop_requests, note, request_stop, say
 from lab.demo_nodes import node_lab
 from lab.kubeclient import KubeError
 from lab.network import unique_prefix
@@ -126,19 +126,22 @@ def ipam_story(store: Store, url: str) -> None:
 
 
 _MAIN_PID = os.getpid()
-_signals_seen: list[int] = []
+_signals: list[int] = []
+_cleaning: list[bool] = []
 
 
 def _interrupted(signum: int, frame: FrameType | None) -> None:
-    """First SIGINT/SIGTERM: unwind, so every `with` cleans up; later ones must not cut the cleanup.
-
-    pyroute2 forks a short-lived child for every socket it opens in a namespace and ends it with
-    SIGTERM; that child inherits this handler, and must just exit, never run the demo's cleanup.
-    """
+    """SIGINT/SIGTERM: stop at the next step boundary (see demo_console); a second one stops at
+    once; none interrupts the cleanup. pyroute2 forks a short-lived child for every socket it
+    opens in a namespace and ends it with SIGTERM: that child inherits this handler and must just
+    exit, never run the demo's cleanup."""
     if os.getpid() != _MAIN_PID:
         os._exit(128 + signum)
-    _signals_seen.append(signum)
-    if len(_signals_seen) == 1:
+    if _cleaning:
+        return
+    _signals.append(signum)
+    request_stop(signum)
+    if len(_signals) > 1:
         raise KeyboardInterrupt
 
 
@@ -163,7 +166,9 @@ def run(stack: ExitStack, url: str | None, ipam_only: bool) -> None:
     workdir = Path(tempfile.mkdtemp(prefix="fipdemo-"))
     stack.callback(shutil.rmtree, workdir, ignore_errors=True)
     kubeconfig = cluster.api.write_kubeconfig(workdir / "kubeconfig")
-    lab = stack.enter_context(node_lab(unique_prefix("fipdemo"), workdir, kubeconfig, url))
+    prefix = unique_prefix("fipdemo")
+    say(f"Datapath: lab network {prefix}-* (namespaces), a real fipd per node (files in {workdir}):")
+    lab = stack.enter_context(node_lab(prefix, workdir, kubeconfig, url))
     demo_datapath.story(cluster, lab, store, partial(fipctl, url))
 
 
@@ -172,6 +177,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--url", help="use this store for step 1 instead of starting a redis-server")
     parser.add_argument("--ipam-only", action="store_true", help="stop after step 1 (the store and fipctl)")
     args = parser.parse_args(argv)
+    _signals.clear()
+    _cleaning.clear()
+    clear_stop_requests()
     signal.signal(signal.SIGTERM, _interrupted)
     signal.signal(signal.SIGINT, _interrupted)
     t0 = time.monotonic()
@@ -180,7 +188,7 @@ def main(argv: list[str] | None = None) -> int:
             try:
                 run(stack, args.url, args.ipam_only)
             finally:
-                _signals_seen.append(0)  # from here on a signal must not cut the cleanup short
+                _cleaning.append(True)  # from here on a signal must not cut the cleanup short
     except DemoCheckFailed as err:
         print(f"\ndemo: check failed: {err}", file=sys.stderr)
         return 1
@@ -190,6 +198,7 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("\ndemo: interrupted; everything it started was stopped and removed.", file=sys.stderr)
         return 130
+    clear_stop_requests()  # a signal after the last step: everything is already shown and cleaned up
     say("Not built yet (see README.md, status):")
     for item in NOT_BUILT:
         note(f"- {item}")

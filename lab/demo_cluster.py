@@ -27,7 +27,7 @@ import yaml
 
 from lab.apiserver import APIServer
 from lab.controllers.manager import Manager
-from lab.demo_console import DemoCheckFailed, check, note, say, table
+from lab.demo_console import DemoCheckFailed, check, checkpoint, note, say, table
 from lab.kubeclient import DEPLOYMENTS, NODES, PODS, STATEFULSETS, KubeClient, Resource
 from lab.scheduler.config import SchedulerConfig
 from lab.scheduler.scheduler import Scheduler
@@ -80,6 +80,7 @@ def control_plane() -> Iterator[Cluster]:
 def wait_for(what: str, probe: Callable[[], T | None], timeout: float = 15.0) -> T:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
+        checkpoint()
         value = probe()
         if value:
             return value

@@ -84,7 +84,7 @@ def _record(store: Store, ip: str) -> AllocationRecord:
 
 
 def story(cluster: Cluster, lab: NodeLab, store: Store, fipctl: Fipctl) -> None:
-    say("Datapath: a lab network of namespaces, a real fipd per node, the installed fip-cni:")
+    note("dc1-a's L2 domain as namespaces; each node's fipd runs from the root namespace (--host-netns):")
     net = lab.net
     rows = [("switch", net.switches["sw"].netns, "bridge b0 (VLAN 0 = dc1-a's L2 domain)")]
     rows.append(("router", net.hosts["gw"].netns, f"{GATEWAY}/24 (dc1-a gateway), 192.168.11.1/24"))
@@ -118,7 +118,11 @@ def story(cluster: Cluster, lab: NodeLab, store: Store, fipctl: Fipctl) -> None:
     store.reserve(SUBNET, rec.ip, OWNER, uid, time.time())
     note("the release controller (not built) keeps an immutable instance's IP: the demo calls reserve")
     fipctl("ips", "--owner", "shop/StatefulSet/web")
-    note(f"the switch still forwards {mac} to port {_switch_port(lab, mac)}: stale until announced")
+    stale = _switch_port(lab, mac)
+    if here in stale:
+        note(f"the switch still forwards {mac} to port {stale}: wrong as soon as web-0 moves")
+    else:
+        note(f"the switch has forgotten {mac}: {stale}")
 
     new = wait_for("a new web-0 bound to " + there, lambda: _replacement(cluster, uid))
     check(new["spec"]["nodeName"] == there, f"the StatefulSet controller made a new web-0, bound to {there}")
@@ -127,13 +131,14 @@ def story(cluster: Cluster, lab: NodeLab, store: Store, fipctl: Fipctl) -> None:
     check(again.ip == rec.ip, f"the new web-0 gets the same IP {ip} (owner {OWNER.encode()})")
 
     say(f"{there}'s kubelet plugs web-0 ({MODES[there]} mode); fipd sends gratuitous ARP before answering:")
-    _plug(lab, there, new_uid, ip)
+    moved, _ = _plug(lab, there, new_uid, ip)
     port = _switch_port(lab, mac)
     check(there in port, f"when ADD answered, the switch already forwarded {mac} to port {port}")
     took = _ping(lab, ip)
     check(
         took is not None, f"legacy host reaches {ip} on {there} at once: first reply after {took or 0:.0f} ms"
     )
+    check(lab.net.ping(moved, LEGACY_IP), f"and web-0 reaches the legacy host from {there}")
     fipctl("ips", "--owner", "shop/StatefulSet/web")
     final = _record(store, ip)
     check(

@@ -32,7 +32,7 @@ from typing import Any
 from bridge import netlink
 from bridge.netlink import Netlink
 from lab.demo_cluster import NODE_IPS, NS
-from lab.demo_console import DemoCheckFailed
+from lab.demo_console import DemoCheckFailed, checkpoint
 from lab.network import LabNetwork
 
 BIN = Path(sys.executable).parent
@@ -151,6 +151,7 @@ def _start(d: NodeDaemon, kubeconfig: Path, redis_url: str) -> None:
 def _wait_ready(d: NodeDaemon, timeout: float = 30.0) -> None:
     deadline = time.monotonic() + timeout
     while not d.socket.exists():
+        checkpoint()
         if d.proc is None or d.proc.poll() is not None or time.monotonic() > deadline:
             raise DemoCheckFailed(f"fipd for {d.node} did not start:\n{d.log_tail()}")
         time.sleep(0.05)

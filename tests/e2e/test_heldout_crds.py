@@ -152,6 +152,19 @@ def test_subnet_unknown_fields_pruned(custom: client.CustomObjectsApi) -> None:
     custom.delete_cluster_custom_object("fip.io", "v1", "subnets", "h-prune")
 
 
+def test_custom_object_unknown_fields_warn_or_fail_strict(custom: client.CustomObjectsApi) -> None:
+    body = {"apiVersion": "fip.io/v1", "kind": "Pool", "metadata": {"name": "h-warn"}}
+    body["spec"] = {"subnet": "a", "size": 1, "bogus": 1}
+    raw = custom.create_cluster_custom_object("fip.io", "v1", "pools", body, _preload_content=False)
+    assert raw.status == 201
+    assert raw.headers.get("Warning") == '299 - "unknown field \\"spec.bogus\\""'
+    body["metadata"] = {"name": "h-strict"}
+    with pytest.raises(ApiException) as err:
+        custom.create_cluster_custom_object("fip.io", "v1", "pools", body, field_validation="Strict")
+    assert err.value.status == 400
+    assert ".spec.bogus: field not declared in schema" in status_body(err.value)["message"]
+
+
 def test_pool_label_selector_and_json_patch(custom: client.CustomObjectsApi) -> None:
     for name, team in (("h-p1", "db"), ("h-p2", "web")):
         custom.create_cluster_custom_object(
