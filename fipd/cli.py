@@ -6,18 +6,25 @@
 
 Start-up order: connect to Kubernetes, start the pod cache, sweep containers whose pods are gone
 (only with a successful fresh pod list; never on missing information), then open the socket.
-SIGTERM / SIGINT close the socket and exit; plugged pods stay as they are. Exit codes: 0 clean
-stop, 2 bad arguments or configuration (message says which), 1 anything else.
+SIGTERM / SIGINT close the socket, let the CNI requests in flight finish (up to `DRAIN` seconds;
+those waiting on the API server end at once with code 11, see `fipd.stopping`) and exit;
+plugged pods stay as they are. The exit cannot hang, whatever the API server does: the
+process ends with `os._exit` once the requests are done (the pod cache's watch, blocked on a dead
+API server, or any other daemon thread is not waited for, and no interpreter finalisation or
+`atexit` hook runs in their presence), and a watchdog (`faulthandler.dump_traceback_later`)
+writes every thread's stack to the log and exits with 1 if the stop itself takes longer than
+`DRAIN + STOP_MARGIN` seconds. `kill -USR1` writes every thread's stack to the log at any time.
+Exit codes: 0 clean stop, 2 bad arguments or configuration (message says which), 1 anything else.
 """
 
 from __future__ import annotations
 
 import argparse
+import faulthandler
 import logging
 import os
 import signal
 import sys
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -31,9 +38,12 @@ if TYPE_CHECKING:
     from fipd.daemon import Daemon
     from fipd.podcache import NodePodCache
     from fipd.server import CNIServer
+    from fipd.stopping import Stopping
 
 log = logging.getLogger("fipd")
 MODE_LABEL = "fip.io/mode"
+DRAIN = 30.0  # seconds the CNI requests in flight at SIGTERM get to finish
+STOP_MARGIN = 10.0  # seconds on top of DRAIN before the watchdog ends a stop that hangs
 PARENT_ANNOTATION = "fip.io/parent"
 
 
@@ -43,6 +53,7 @@ class Wiring:
     server: CNIServer
     cache: NodePodCache | None
     live_pod_uids: Callable[[], set[str]]
+    stopping: Stopping
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
@@ -125,14 +136,16 @@ def build(args: argparse.Namespace) -> Wiring:
     from fipd.pods import AllocationLookup
     from fipd.server import CNIServer
     from fipd.state import StateDir
+    from fipd.stopping import Stopping
 
     kube = KubeClient(args.kubeconfig)
+    stopping = Stopping()  # the API calls of CNI requests end at SIGTERM (fipd.stopping)
     if not args.mode or not args.parent:
         node_settings(args, kube.get_node(args.node))
 
     def get_pod(ns: str, name: str) -> dict[str, Any] | None:
         try:
-            return kube.get_pod(ns, name)
+            return stopping.call(f"get pod {ns}/{name}", lambda: kube.get_pod(ns, name))
         except NotFound:
             return None
 
@@ -158,8 +171,10 @@ def build(args: argparse.Namespace) -> Wiring:
         lookup=AllocationLookup(get_pod, time.monotonic, cache),
         subnets=NodeSubnets(
             args.node,
-            lambda: kube.list_cluster_objects("fip.io", "v1", "subnets"),
-            lambda: kube.get_node(args.node),
+            lambda: stopping.call(
+                "list subnets", lambda: kube.list_cluster_objects("fip.io", "v1", "subnets")
+            ),
+            lambda: stopping.call(f"get node {args.node}", lambda: kube.get_node(args.node)),
             time.monotonic,
         ),
         store=store,
@@ -173,7 +188,7 @@ def build(args: argparse.Namespace) -> Wiring:
         items = kube.list_pods(node=args.node).get("items") or []
         return {str((p.get("metadata") or {}).get("uid")) for p in items}
 
-    return Wiring(daemon, CNIServer(args.socket, daemon.handle), cache, live_pod_uids)
+    return Wiring(daemon, CNIServer(args.socket, daemon.handle), cache, live_pod_uids, stopping)
 
 
 def serve(argv: list[str]) -> int:
@@ -198,15 +213,22 @@ def serve(argv: list[str]) -> int:
         from fipd.metrics import serve_metrics
 
         serve_metrics(args.metrics_port)
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    faulthandler.register(signal.SIGUSR1, all_threads=True)  # `kill -USR1`: every thread's stack to the log
+    # The handlers only append to a list: a handler that took a lock (Event.set) could find it
+    # held by the very main thread it interrupted, and wait for it forever.
+    signals: list[int] = []
+    signal.signal(signal.SIGTERM, lambda signum, _: signals.append(signum))
+    signal.signal(signal.SIGINT, lambda signum, _: signals.append(signum))
     server.serve_in_thread()
     log.info(
         "fipd serving on %s (node %s, mode %s, parent %s)", args.socket, args.node, args.mode, args.parent
     )
-    stop.wait()
-    server.stop()
+    while not signals:
+        time.sleep(0.1)
+    log.info("signal %d: stopping", signals[0])
+    faulthandler.dump_traceback_later(DRAIN + STOP_MARGIN, exit=True)
+    wiring.stopping.stop()
+    server.stop(drain=DRAIN)
     if cache is not None:
         cache.stop()
     log.info("fipd stopped; plugged pods are left as they are")
@@ -231,4 +253,10 @@ def main(argv: list[str] | None = None) -> None:
         from fipd.install import main as install_main
 
         sys.exit(install_main(args[1:]))
-    sys.exit(serve(args))
+    code = serve(args)
+    # Exit without interpreter finalisation (see the module docstring): daemon threads may still
+    # be blocked on the API server, and nothing they hold may delay or hang the exit.
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
