@@ -1,1 +1,1 @@
-"""bpf."""
+"""eBPF ClusterIP datapath for pods bypassing the host stack (not built yet; architecture flow 6)."""

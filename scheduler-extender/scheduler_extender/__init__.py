@@ -1,1 +1,1 @@
-"""kube-scheduler HTTP extender."""
+"""kube-scheduler HTTP extender (not built yet; see scheduler-extender/README.md)."""
