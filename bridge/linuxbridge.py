@@ -66,7 +66,7 @@ class BridgeDriver:
         with self._lock, contextlib.ExitStack() as opened:
             host = opened.enter_context(Rtnl(self.host_netns))
             pod_nl = opened.enter_context(Rtnl(req.netns_path))
-            try:
+            with undo:  # rolls back while the sockets are still open
                 undo.step("bridge")
                 bridge = self._ready_bridge(host, br, req.network.vlan)
                 if bridge is None:  # first plug of this VLAN (or something changed): the full path
@@ -82,10 +82,6 @@ class BridgeDriver:
                 undo.push(f"delete veth {host_if}", lambda: host.delete(host_if))
                 undo.step("pod-link")
                 pod.configure(req, mac, undo, pod_nl)
-                undo.forget()
-            except BaseException as exc:
-                undo.rollback(exc)  # while the sockets are still open
-                raise
         state = {
             "mode": self.name,
             "bridge": br,

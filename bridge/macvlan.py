@@ -46,7 +46,7 @@ class MacvlanDriver:
         with contextlib.ExitStack() as opened:
             host = opened.enter_context(Rtnl(self.host_netns))
             pod_nl = opened.enter_context(Rtnl(req.netns_path))
-            try:
+            with undo:  # rolls back while the sockets are still open
                 undo.step("vlan-parent")
                 lower = self._ready_lower(host, req.network.vlan)
                 if lower is None:  # first plug of this VLAN: the sub-interface may have to be made
@@ -69,10 +69,6 @@ class MacvlanDriver:
                 )
                 undo.step("pod-link")
                 pod.configure(req, mac, undo, pod_nl)
-                undo.forget()
-            except BaseException as exc:
-                undo.rollback(exc)  # while the sockets are still open
-                raise
         state = {"mode": self.name, "lower": lower.name, "vlan": str(req.network.vlan), "mac": mac}
         return PlugResult(req.ifname, mac, req.netns_path, None, state)
 

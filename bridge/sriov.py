@@ -117,33 +117,29 @@ class SriovDriver:
     def plug(self, req: PlugRequest) -> PlugResult:
         mac, vlan = pod_mac(req.network.ip), req.network.vlan
         undo = UndoStack(self._fault)
-        with self._lock, Netlink(self.host_netns) as host:
-            try:
-                undo.step("vf-pick")
-                host.require(self.pf)
-                index, vf_name = self._pick(host)
-                before = host.require(vf_name)
-                undo.step("vf-config")
-                undo.push(f"reset VF {index} of {self.pf}", lambda: self.vf_control.reset(self.pf, index))
-                self.vf_control.configure(self.pf, index, mac, vlan)
-                undo.push(
-                    f"restore {vf_name}", lambda: _restore(host, vf_name, before.mac, before.mtu, before.up)
-                )
-                host.set_link(vf_name, up=False)
-                host.set_link(vf_name, mac=mac, mtu=req.network.mtu)
-                undo.step("pod-link")
-                # pushed first: the kernel can move the link and then fail the rename (name taken)
-                undo.push(
-                    f"return the VF to the host as {vf_name}",
-                    lambda: self._return(req.netns_path, (req.ifname, vf_name), vf_name, mac),
-                )
-                host.move_link(vf_name, req.netns_path, new_name=req.ifname)
-                with Rtnl(req.netns_path) as pod_nl:
-                    pod.configure(req, mac, undo, pod_nl)
-                undo.forget()
-            except BaseException as exc:
-                undo.rollback(exc)  # while `host` is still open
-                raise
+        # `undo` is innermost: it rolls back while `host` is still open
+        with self._lock, Netlink(self.host_netns) as host, undo:
+            undo.step("vf-pick")
+            host.require(self.pf)
+            index, vf_name = self._pick(host)
+            before = host.require(vf_name)
+            undo.step("vf-config")
+            undo.push(f"reset VF {index} of {self.pf}", lambda: self.vf_control.reset(self.pf, index))
+            self.vf_control.configure(self.pf, index, mac, vlan)
+            undo.push(
+                f"restore {vf_name}", lambda: _restore(host, vf_name, before.mac, before.mtu, before.up)
+            )
+            host.set_link(vf_name, up=False)
+            host.set_link(vf_name, mac=mac, mtu=req.network.mtu)
+            undo.step("pod-link")
+            # pushed first: the kernel can move the link and then fail the rename (name taken)
+            undo.push(
+                f"return the VF to the host as {vf_name}",
+                lambda: self._return(req.netns_path, (req.ifname, vf_name), vf_name, mac),
+            )
+            host.move_link(vf_name, req.netns_path, new_name=req.ifname)
+            with Rtnl(req.netns_path) as pod_nl:
+                pod.configure(req, mac, undo, pod_nl)
         state = {
             "mode": self.name,
             "pf": self.pf,

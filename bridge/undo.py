@@ -1,14 +1,17 @@
 """The undo stack every plug keeps, and the fault hook tests use to exercise it.
 
 A plug calls `step(name)` before each step (the fault hook may raise there) and `push` an undo
-action right after each thing it makes. On any failure the caller runs `rollback(exc)`: actions
-run newest first; an action that fails does not stop the others, it is attached to the original
-error as a note, so the operator sees both what broke and what could not be cleaned up.
+action right after each thing it makes. The plug's steps run inside `with undo:`, which keeps
+everything on success and on any failure (BaseException too: a cancelled plug must not leak)
+runs `rollback(exc)` and lets the error go on. Actions run newest first; an action that fails
+does not stop the others, it is attached to the original error as a note, so the operator sees
+both what broke and what could not be cleaned up.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from types import TracebackType
 
 from bridge.driver import FaultHook
 
@@ -26,6 +29,18 @@ class UndoStack:
     def push(self, what: str, action: Callable[[], object]) -> None:
         """Register how to undo what was just made; `what` appears in a rollback failure note."""
         self._actions.append((what, action))
+
+    def __enter__(self) -> UndoStack:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        """Open the block inside the netlink sockets' block: the undo actions still need them."""
+        if exc is None:
+            self.forget()
+        else:
+            self.rollback(exc)
 
     def rollback(self, exc: BaseException) -> None:
         while self._actions:

@@ -8,8 +8,6 @@ Foreground add the `orphan` / `foregroundDeletion` finalizers the GC acts on; na
 `kubernetes` until their content is gone; `default`, `kube-system`, `kube-public` are immortal.
 """
 
-# ruff: noqa: E501  (messages are kube-apiserver's, verbatim)
-
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -41,20 +39,17 @@ def delete(store: Store, rt: ResourceType, ns: str | None, name: str, opts: Dele
     with store.lock:
         old = store.current(rt, ns or "", name)
         om = old["metadata"]
-        if opts.uid and opts.uid != om.get("uid"):
-            raise conflict(
-                rt.plural,
-                rt.group,
-                name,
-                f"Precondition failed: UID in precondition: {opts.uid}, UID in object meta: {om.get('uid')}",
-            )
-        if opts.resource_version and opts.resource_version != om.get("resourceVersion"):
-            raise conflict(
-                rt.plural,
-                rt.group,
-                name,
-                f"Precondition failed: ResourceVersion in precondition: {opts.resource_version}, ResourceVersion in object meta: {om.get('resourceVersion')}",
-            )
+        for what, wanted, actual in (
+            ("UID", opts.uid, om.get("uid")),
+            ("ResourceVersion", opts.resource_version, om.get("resourceVersion")),
+        ):
+            if wanted and wanted != actual:
+                raise conflict(
+                    rt.plural,
+                    rt.group,
+                    name,
+                    f"Precondition failed: {what} in precondition: {wanted}, {what} in object meta: {actual}",
+                )
         if rt.kind == "Namespace" and name in IMMORTAL_NAMESPACES:
             raise APIError(
                 403,

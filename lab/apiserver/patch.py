@@ -161,21 +161,11 @@ def _pointer(path: str) -> list[str]:
     return [_unescape(t) for t in path.split("/")[1:]] if path else []
 
 
-def _parent(doc: JSON, tokens: list[str], path: str) -> tuple[Any, str]:
+def _descend(doc: JSON, tokens: list[str], path: str) -> JSON:
+    """The value `tokens` lead to; every token must name an existing key or index, else the
+    error names the whole `path` as the patch wrote it (as kube-apiserver's message does)."""
     cur = doc
-    for t in tokens[:-1]:
-        if isinstance(cur, dict) and t in cur:
-            cur = cur[t]
-        elif isinstance(cur, list) and t.isdigit() and int(t) < len(cur):
-            cur = cur[int(t)]
-        else:
-            raise PatchError(f"doc is missing path: {path!r}: missing value")
-    return cur, tokens[-1]
-
-
-def _get(doc: JSON, path: str) -> JSON:
-    cur = doc
-    for t in _pointer(path):
+    for t in tokens:
         if isinstance(cur, dict) and t in cur:
             cur = cur[t]
         elif isinstance(cur, list) and t.isdigit() and int(t) < len(cur):
@@ -183,6 +173,14 @@ def _get(doc: JSON, path: str) -> JSON:
         else:
             raise PatchError(f"doc is missing path: {path!r}: missing value")
     return cur
+
+
+def _parent(doc: JSON, tokens: list[str], path: str) -> tuple[Any, str]:
+    return _descend(doc, tokens[:-1], path), tokens[-1]
+
+
+def _get(doc: JSON, path: str) -> JSON:
+    return _descend(doc, _pointer(path), path)
 
 
 def _add(doc: JSON, path: str, value: JSON) -> JSON:

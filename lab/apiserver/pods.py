@@ -145,32 +145,12 @@ def evict(storage: Store, ns: str, name: str, body: Any) -> None:
             continue
         generation = pdb["metadata"].get("generation", 1)
         if status.get("observedGeneration", 0) < generation:  # no disruption controller has looked at it yet
-            raise APIError(
-                429,
-                "TooManyRequests",
-                "Cannot evict pod as it would violate the pod's disruption budget.",
-                {
-                    "causes": [
-                        {
-                            "reason": "DisruptionBudget",
-                            "message": f"The disruption budget {pdb['metadata']['name']} is still being processed by the server.",
-                        }
-                    ]
-                },
+            raise _budget_refusal(
+                f"The disruption budget {pdb['metadata']['name']} is still being processed by the server."
             )
         if status.get("disruptionsAllowed", 0) <= 0:
-            raise APIError(
-                429,
-                "TooManyRequests",
-                "Cannot evict pod as it would violate the pod's disruption budget.",
-                {
-                    "causes": [
-                        {
-                            "reason": "DisruptionBudget",
-                            "message": f"The disruption budget {pdb['metadata']['name']} needs {status.get('desiredHealthy', 0)} healthy pods and has {status.get('currentHealthy', 0)} currently",
-                        }
-                    ]
-                },
+            raise _budget_refusal(
+                f"The disruption budget {pdb['metadata']['name']} needs {status.get('desiredHealthy', 0)} healthy pods and has {status.get('currentHealthy', 0)} currently"
             )
     pre = options.get("preconditions") or {}
     grace = options.get("gracePeriodSeconds")
@@ -178,3 +158,14 @@ def evict(storage: Store, ns: str, name: str, body: Any) -> None:
         storage.registry.lookup("pods"), ns, name,
         DeleteOptions(None if grace is None else int(grace), options.get("propagationPolicy"), pre.get("uid"), pre.get("resourceVersion")),
     )  # fmt: skip
+
+
+def _budget_refusal(message: str) -> APIError:
+    """The 429 kube-apiserver answers when an eviction would break a PodDisruptionBudget; clients
+    (kubectl drain) retry on it, and read why from the one DisruptionBudget cause."""
+    return APIError(
+        429,
+        "TooManyRequests",
+        "Cannot evict pod as it would violate the pod's disruption budget.",
+        {"causes": [{"reason": "DisruptionBudget", "message": message}]},
+    )

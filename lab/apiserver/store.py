@@ -40,9 +40,7 @@ from lab.apiserver import (
 )
 from lab.apiserver.deletion import DeleteOptions
 from lab.apiserver.history import Change, History
-from lab.apiserver.listing import ListResult
 from lab.apiserver.resources import Registry, ResourceType
-from lab.apiserver.selectors import Matcher
 from lab.apiserver.status import (
     STALE,
     APIError,
@@ -494,18 +492,8 @@ class Store:
     def wait_for_rv(self, rv: int, timeout: float) -> None:
         listing.wait_for_rv(self, rv, timeout)
 
-    def list_rt(
-        self,
-        rt: ResourceType,
-        ns: str | None,
-        matcher: Matcher | None = None,
-        *,
-        limit: int = 0,
-        cont: str = "",
-        as_of: int | None = None,
-    ) -> ListResult:
-        """Sorted by namespace/name (etcd key order); `cont` pages and `as_of` read a past snapshot."""
-        return listing.list_objects(self, rt, ns, matcher, limit=limit, cont=cont, as_of=as_of)
+    # the store is list_objects' first argument, so the function serves as the method as it is
+    list_rt = listing.list_objects
 
 
 def _spec_of(obj: Obj) -> Obj:

@@ -7,13 +7,13 @@ kubeconfig the server writes, as a held-out script would.
 from __future__ import annotations
 
 import pathlib
-import re
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 from kubernetes import client, config
+from official_client import core, fresh_namespace  # noqa: F401  (core is re-exported as a fixture)
 
 from lab.apiserver import APIServer
 
@@ -36,18 +36,10 @@ def api_client(kubeconfig: pathlib.Path) -> client.ApiClient:
     return client.ApiClient(cfg)
 
 
-@pytest.fixture(scope="module")
-def core(api_client: client.ApiClient) -> client.CoreV1Api:
-    return client.CoreV1Api(api_client)
-
-
 @pytest.fixture
-def ns(core: client.CoreV1Api, request: pytest.FixtureRequest) -> str:
+def ns(core: client.CoreV1Api, request: pytest.FixtureRequest) -> str:  # noqa: F811  (core: the fixture, by name)
     """A fresh namespace per test (names from the test name, DNS-1123 safe)."""
-    base = re.sub(r"[^a-z0-9-]+", "-", request.node.name.lower().replace("_", "-"))[:40].strip("-")
-    name = f"t-{base}-{time.monotonic_ns() % 100000}"
-    core.create_namespace({"metadata": {"name": name}})
-    return name
+    return fresh_namespace(core, request, "t")
 
 
 def pod(

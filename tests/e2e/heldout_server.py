@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 import pathlib
-import re
 import signal
 import subprocess
 import sys
@@ -21,6 +20,7 @@ from typing import Any
 import pytest
 from kubernetes import client, config
 from kubernetes.client.rest import ApiException
+from official_client import core, fresh_namespace  # noqa: F401  (core is re-exported as a fixture)
 
 FIP_LAB = pathlib.Path(sys.executable).with_name("fip-lab")
 
@@ -62,11 +62,6 @@ def api_client(kubeconfig: pathlib.Path) -> Iterator[client.ApiClient]:
 
 
 @pytest.fixture(scope="module")
-def core(api_client: client.ApiClient) -> client.CoreV1Api:
-    return client.CoreV1Api(api_client)
-
-
-@pytest.fixture(scope="module")
 def apps(api_client: client.ApiClient) -> client.AppsV1Api:
     return client.AppsV1Api(api_client)
 
@@ -77,12 +72,9 @@ def custom(api_client: client.ApiClient) -> client.CustomObjectsApi:
 
 
 @pytest.fixture
-def ns(core: client.CoreV1Api, request: pytest.FixtureRequest) -> str:
+def ns(core: client.CoreV1Api, request: pytest.FixtureRequest) -> str:  # noqa: F811  (core: the fixture, by name)
     """A fresh namespace per test, named after the test (DNS-1123 safe)."""
-    base = re.sub(r"[^a-z0-9-]+", "-", request.node.name.lower().replace("_", "-"))[:40].strip("-")
-    name = f"h-{base}-{time.monotonic_ns() % 100000}"
-    core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=name)))
-    return name
+    return fresh_namespace(core, request, "h")
 
 
 def pod_body(name: str, labels: dict[str, str] | None = None, node: str | None = None) -> dict[str, Any]:

@@ -32,6 +32,12 @@ def subnet(name: str, **spec: Any) -> dict[str, Any]:
     }
 
 
+def pool(name: str, labels: dict[str, str] | None = None, **spec: Any) -> dict[str, Any]:
+    """A Pool body with exactly the given spec (no defaults: several tests need odd sizes)."""
+    metadata: dict[str, Any] = {"name": name} | ({"labels": labels} if labels else {})
+    return {"apiVersion": "fip.io/v1", "kind": "Pool", "metadata": metadata, "spec": spec}
+
+
 def test_subnet_crud_and_status_subresource(custom: client.CustomObjectsApi) -> None:
     body = subnet("h-dc1")
     body["status"] = {"total": 99}
@@ -168,15 +174,7 @@ def test_custom_object_unknown_fields_warn_or_fail_strict(custom: client.CustomO
 def test_pool_label_selector_and_json_patch(custom: client.CustomObjectsApi) -> None:
     for name, team in (("h-p1", "db"), ("h-p2", "web")):
         custom.create_cluster_custom_object(
-            "fip.io",
-            "v1",
-            "pools",
-            {
-                "apiVersion": "fip.io/v1",
-                "kind": "Pool",
-                "metadata": {"name": name, "labels": {"team": team}},
-                "spec": {"subnet": "dc1-a", "size": 4, "namespaces": ["db"]},
-            },
+            "fip.io", "v1", "pools", pool(name, {"team": team}, subnet="dc1-a", size=4, namespaces=["db"])
         )
     got = custom.list_cluster_custom_object("fip.io", "v1", "pools", label_selector="team=db")
     assert [i["metadata"]["name"] for i in got["items"]] == ["h-p1"]
@@ -194,17 +192,7 @@ def test_pool_label_selector_and_json_patch(custom: client.CustomObjectsApi) -> 
 
 
 def test_strategic_merge_patch_on_custom_resource_is_415(custom: client.CustomObjectsApi) -> None:
-    custom.create_cluster_custom_object(
-        "fip.io",
-        "v1",
-        "pools",
-        {
-            "apiVersion": "fip.io/v1",
-            "kind": "Pool",
-            "metadata": {"name": "h-smp"},
-            "spec": {"subnet": "a", "size": 1},
-        },
-    )
+    custom.create_cluster_custom_object("fip.io", "v1", "pools", pool("h-smp", subnet="a", size=1))
     with pytest.raises(ApiException) as err:
         custom.patch_cluster_custom_object(
             "fip.io",
@@ -219,17 +207,7 @@ def test_strategic_merge_patch_on_custom_resource_is_415(custom: client.CustomOb
 
 def test_custom_object_field_selector_by_name(custom: client.CustomObjectsApi) -> None:
     for name in ("h-fs1", "h-fs2"):
-        custom.create_cluster_custom_object(
-            "fip.io",
-            "v1",
-            "pools",
-            {
-                "apiVersion": "fip.io/v1",
-                "kind": "Pool",
-                "metadata": {"name": name},
-                "spec": {"subnet": "a", "size": 1},
-            },
-        )
+        custom.create_cluster_custom_object("fip.io", "v1", "pools", pool(name, subnet="a", size=1))
     got = custom.list_cluster_custom_object("fip.io", "v1", "pools", field_selector="metadata.name=h-fs2")
     assert [i["metadata"]["name"] for i in got["items"]] == ["h-fs2"]
     with pytest.raises(ApiException) as err:
@@ -261,13 +239,7 @@ def test_custom_object_without_kind_is_400(custom: client.CustomObjectsApi) -> N
 
 def test_int64_round_trip(custom: client.CustomObjectsApi) -> None:
     big = 2**63 - 1
-    body = {
-        "apiVersion": "fip.io/v1",
-        "kind": "Pool",
-        "metadata": {"name": "h-big"},
-        "spec": {"subnet": "a", "size": big},
-    }
-    custom.create_cluster_custom_object("fip.io", "v1", "pools", body)
+    custom.create_cluster_custom_object("fip.io", "v1", "pools", pool("h-big", subnet="a", size=big))
     assert custom.get_cluster_custom_object("fip.io", "v1", "pools", "h-big")["spec"]["size"] == big
 
 

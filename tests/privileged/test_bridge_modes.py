@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import socket
-from collections.abc import Iterator
 from ipaddress import ip_address, ip_network
 from pathlib import Path
 
@@ -28,11 +27,6 @@ pytestmark = [
         reason="needs root (network namespaces)",
     ),
 ]
-
-
-@pytest.fixture(params=["bridge", "macvlan", "sriov"])
-def env(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[PodLab]:
-    yield from single_node(request.param, str(tmp_path / "sys"))
 
 
 @pytest.mark.parametrize("vlan", [0, 100])

@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
@@ -22,7 +20,7 @@ from bridge.driver import FaultHook
 from bridge.errors import DatapathError, InjectedFault, NetlinkError
 from bridge.netlink import Netlink
 from lab.netsnapshot import snapshot
-from lab.topology import PodLab, single_node
+from lab.topology import PodLab
 
 pytestmark = [
     pytest.mark.privileged,
@@ -31,11 +29,6 @@ pytestmark = [
         reason="needs root (network namespaces)",
     ),
 ]
-
-
-@pytest.fixture(params=["bridge", "macvlan", "sriov"])
-def env(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[PodLab]:
-    yield from single_node(request.param, str(tmp_path / "sys"))
 
 
 def _fail_at(step: str) -> FaultHook:

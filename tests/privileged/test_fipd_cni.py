@@ -14,7 +14,6 @@ import os
 import shutil
 import signal
 import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -23,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from fipd_process import FipdProcess
 
 from bridge.netlink import Netlink
 from bridge.nsenter import write_sysctl
@@ -39,7 +39,6 @@ pytestmark = [
     ),
 ]
 
-FIPD = Path(sys.executable).with_name("fipd")
 SUBNETS = [
     ("dc1-a", "10.0.1.0/24", "10.0.1.1", 0, {"fip.io/l2": "a"}),
     ("dc1-v100", "10.0.2.0/24", "10.0.2.1", 100, {"fip.io/l2": "a"}),
@@ -47,27 +46,13 @@ SUBNETS = [
 ]
 
 
-class Fipd:
+class Fipd(FipdProcess):
     def __init__(self, root: Path, kubeconfig: Path, node_netns: str, mode: str) -> None:
-        self.root = root
-        self.socket = root / "run" / "fipd.sock"
-        self.argv = [
-            str(FIPD), "--kubeconfig", str(kubeconfig), "--node", "n1", "--mode", mode,
-            "--parent", "eth1",
-            "--host-netns", node_netns, "--socket", str(self.socket), "--state-dir", str(root / "state"),
-            "--service-cidr", "10.96.0.0/12", "--annotation-timeout", "1", "--garp-count", "1",
+        flags = [
+            "--mode", mode, "--service-cidr", "10.96.0.0/12",
+            "--annotation-timeout", "1", "--garp-count", "1",
         ]  # fmt: skip
-        self.proc: subprocess.Popen[bytes] | None = None
-        self.log = root / "fipd.log"
-
-    def start(self) -> None:
-        with self.log.open("ab") as log:
-            self.proc = subprocess.Popen(self.argv, stdout=log, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + 20
-        while not self.socket.exists():
-            if self.proc.poll() is not None or time.monotonic() > deadline:
-                raise AssertionError(f"fipd did not start: {self.log.read_text()[-3000:]}")
-            time.sleep(0.05)
+        super().__init__(root, kubeconfig, node_netns, flags)
 
     def stop(self) -> None:
         if self.proc is not None and self.proc.poll() is None:

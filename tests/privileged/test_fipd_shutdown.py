@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from fipd_process import FipdProcess
 
 from lab.apiserver import APIServer
 from lab.topology import PodLab, single_node
@@ -42,27 +43,10 @@ PROMPT = 5.0  # seconds from SIGTERM to exit that count as prompt
 TICKS = os.sysconf("SC_CLK_TCK")
 
 
-class Fipd:
+class Fipd(FipdProcess):
     def __init__(self, root: Path, kubeconfig: Path, node_netns: str) -> None:
-        self.root = root
-        self.socket = root / "run" / "fipd.sock"
-        self.log = root / "fipd.log"
-        self.argv = [
-            str(BIN / "fipd"), "--kubeconfig", str(kubeconfig), "--node", "n1", "--mode", "bridge",
-            "--parent", "eth1", "--host-netns", node_netns, "--socket", str(self.socket),
-            "--state-dir", str(root / "state"), "--annotation-timeout", "2", "--garp-count", "0",
-        ]  # fmt: skip
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> subprocess.Popen[bytes]:
-        with self.log.open("ab") as log:
-            self.proc = subprocess.Popen(self.argv, stdout=log, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + 20
-        while not self.socket.exists():
-            if self.proc.poll() is not None or time.monotonic() > deadline:
-                raise AssertionError(f"fipd did not start: {self.log.read_text()[-3000:]}")
-            time.sleep(0.05)
-        return self.proc
+        flags = ["--mode", "bridge", "--annotation-timeout", "2", "--garp-count", "0"]
+        super().__init__(root, kubeconfig, node_netns, flags)
 
     def cpu_seconds(self) -> float:
         assert self.proc is not None
