@@ -15,12 +15,14 @@ Errors: `RedisProcError` (a RuntimeError) with the server log tail when a server
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import os
 import shutil
 import signal
 import socket
 import subprocess
 import tempfile
+import threading
 import time
 from pathlib import Path
 from types import TracebackType
@@ -97,13 +99,33 @@ def command(port: int, *args: str | bytes | int, timeout: float = 5.0, password:
         return _read_reply(reader)
 
 
+_PR_SET_PDEATHSIG = 1
+_libc = ctypes.CDLL(None, use_errno=True)
+
+
+def _die_with_parent() -> None:
+    """Runs in the child between fork and exec: ask for SIGTERM when our parent thread dies."""
+    _libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+
+
 class _Proc:
     """One redis-server process we started; stop() kills only this PID."""
 
     def __init__(self, argv: list[str], log: Path) -> None:
         self.log = log
+        # Our own session, so a Ctrl-C aimed at the caller's process group leaves the server to our
+        # orderly stop(). Linux's parent-death signal then ends the server if the caller is killed
+        # outright (SIGKILL, OOM) and never reaches stop(). It fires when the *thread* that started
+        # the server ends, so it is only set up from the main thread.
+        on_main = threading.current_thread() is threading.main_thread()
         with log.open("ab") as logf:
-            self.popen = subprocess.Popen(argv, stdout=logf, stderr=subprocess.STDOUT, start_new_session=True)
+            self.popen = subprocess.Popen(
+                argv,
+                stdout=logf,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                preexec_fn=_die_with_parent if on_main else None,  # noqa: PLW1509
+            )
 
     @property
     def pid(self) -> int:
