@@ -101,9 +101,9 @@ def subnet_in_use(name: str, ips: list[str], count: int, what: str) -> SubnetInU
 
 def state_lost(where: str, detail: str) -> StateLost:
     return StateLost(
-        f"{where}: allocation state lost ({detail}); allocation is stopped until the controllers "
-        "rebuild it from pod annotations (fip-controllers does this on start; "
-        "`fipctl check` shows progress)"
+        f"{where}: allocation state lost ({detail}); allocation is stopped until the state is "
+        "rebuilt from pod annotations and the rebuild is declared finished (the controllers' job; "
+        "see controllers/README.md)"
     )
 
 
