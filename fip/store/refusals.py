@@ -101,9 +101,8 @@ def subnet_in_use(name: str, ips: list[str], count: int, what: str) -> SubnetInU
 
 def state_lost(where: str, detail: str) -> StateLost:
     return StateLost(
-        f"{where}: allocation state lost ({detail}); allocation is stopped until the state is "
-        "rebuilt from pod annotations and the rebuild is declared finished (the controllers' job; "
-        "see controllers/README.md)"
+        f"{where}: allocation state lost ({detail}); allocation is stopped until the controllers "
+        "rebuild it from pod annotations and declare the rebuild finished (see controllers/README.md)"
     )
 
 
