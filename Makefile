@@ -7,7 +7,7 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 .PHONY: help setup test lint typecheck contracts unit contract privileged bpf e2e demo bench lock clean
 
 help: ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
+	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
 
 setup: ## install Debian packages, kernel header links and .venv (idempotent; needs root)
 	@./scripts/setup.sh
@@ -26,10 +26,20 @@ test: setup lint typecheck contracts ## everything: checks and every test tier (
 	$(PY) -m pytest -q -p no:cacheprovider tests --ignore=tests/bench
 
 unit: setup ## pure tests only
-	$(PY) -m pytest -q tests/unit
+	$(PY) -m pytest -q -p no:cacheprovider tests/unit
 
 contract: setup ## store contract suite against memory, Redis and Redis Cluster
-	$(PY) -m pytest -q tests/contract
+	$(PY) -m pytest -q -p no:cacheprovider tests/contract
+
+privileged: setup ## bridge, fipd and lab-network tests in real network namespaces (needs root)
+	$(PY) -m pytest -q -p no:cacheprovider tests/privileged
+
+bpf: setup ## eBPF programs loaded into the kernel (needs root and bcc); nothing to run until tests/bpf exists
+	@if [ -d tests/bpf ]; then $(PY) -m pytest -q -p no:cacheprovider tests/bpf; \
+	else echo "bpf: tests/bpf does not exist yet; no eBPF tier to run"; fi
+
+e2e: setup ## the lab control plane (fake API server, scheduler, controllers) end to end
+	$(PY) -m pytest -q -p no:cacheprovider tests/e2e
 
 demo: setup ## run the demo end to end
 	$(PY) -m lab.demo

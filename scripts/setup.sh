@@ -44,7 +44,14 @@ fi
 stamp=.venv/.requirements.sha
 want=$(cat requirements.lock pyproject.toml | sha256sum | cut -d' ' -f1)
 if [ "$(cat $stamp 2>/dev/null)" != "$want" ]; then
-    .venv/bin/pip install -q --disable-pip-version-check -r requirements.lock 2>&1 | grep -v "^WARNING: Location" || true
+    # A failed install must fail setup: otherwise the stamp below records a half-installed .venv
+    # as current and every later run skips the install.
+    pip_log=$(mktemp)
+    if ! .venv/bin/pip install -q --disable-pip-version-check -r requirements.lock >"$pip_log" 2>&1; then
+        cat "$pip_log" >&2; rm -f "$pip_log"
+        echo "setup: pip install -r requirements.lock failed (see above)" >&2; exit 1
+    fi
+    grep -v "^WARNING: Location" "$pip_log" || true; rm -f "$pip_log"
     .venv/bin/pip install -q --disable-pip-version-check --no-deps -e .
     echo "$want" > $stamp
 fi
