@@ -7,8 +7,7 @@ kubeconfig the server writes, as a held-out script would.
 from __future__ import annotations
 
 import pathlib
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -16,6 +15,7 @@ from kubernetes import client, config
 from official_client import core, fresh_namespace  # noqa: F401  (core is re-exported as a fixture)
 
 from lab.apiserver import APIServer
+from lab.wait import wait_for  # noqa: F401  (re-exported to the test modules)
 
 
 @pytest.fixture(scope="module")
@@ -54,13 +54,3 @@ def pod(
     if node:
         body["spec"]["nodeName"] = node
     return body
-
-
-def wait_for(check: Callable[[], Any], timeout: float = 5.0, what: str = "condition") -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.02)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")

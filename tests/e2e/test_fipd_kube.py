@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,6 +11,7 @@ from fip.kube.client import KubeClient
 from fip.kube.errors import KubeUnavailable, NotFound
 from fipd.podcache import NodePodCache
 from lab.apiserver import APIServer
+from lab.wait import wait_for
 
 
 @pytest.fixture
@@ -61,13 +61,6 @@ def test_unreachable_server_is_unavailable(tmp_path: Path) -> None:
 def test_bad_kubeconfig_says_so(tmp_path: Path) -> None:
     with pytest.raises(KubeUnavailable, match="cannot load Kubernetes configuration"):
         KubeClient(str(tmp_path / "missing"))
-
-
-def wait_for(cond: object, timeout: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not cond():  # type: ignore[operator]
-        assert time.monotonic() < deadline, "condition not reached"
-        time.sleep(0.02)
 
 
 def test_pod_cache_follows_the_node_and_relists_after_expiry(api: APIServer, kube: KubeClient) -> None:

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
 from typing import Any
 
 import pytest
 
 from lab.apiserver import APIServer
-from lab.kubeclient import PODS, Expired, Informer, KubeClient, KubeError
+from fip.kube.resources import PODS, Expired, Informer, KubeClient, KubeError
+from lab.wait import wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -21,15 +20,6 @@ def pod(name: str) -> dict[str, Any]:
         "metadata": {"name": name, "namespace": "default"},
         "spec": {"containers": [{"name": "c", "image": "x"}]},
     }
-
-
-def wait_for(check: Callable[[], Any], timeout: float = 5.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if value := check():
-            return value
-        time.sleep(0.02)
-    raise AssertionError(f"condition not met within {timeout}s")
 
 
 def test_informer_relists_after_410_and_reports_what_it_missed() -> None:

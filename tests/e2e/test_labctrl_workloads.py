@@ -11,15 +11,16 @@ import contextlib
 import itertools
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from lab import kubeclient
 from lab.apiserver import APIServer
-from lab.controllers.manager import Manager
-from lab.kubeclient import DEPLOYMENTS, ENDPOINTSLICES, PODS, STATEFULSETS, TAPPS, KubeClient
+from lab.workloads.manager import Manager
+from fip.kube.resources import DEPLOYMENTS, ENDPOINTSLICES, PODS, STATEFULSETS, TAPPS, KubeClient
+from lab.wait import wait_for
 
 pytestmark = pytest.mark.e2e
 NS = "default"
@@ -83,17 +84,6 @@ def manager(client: KubeClient) -> Iterator[Manager]:
     m.start()
     yield m
     m.stop()
-
-
-def wait_for(check: Callable[[], Any], timeout: float = 10.0) -> Any:
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    while time.monotonic() < deadline:
-        last = check()
-        if last:
-            return last
-        time.sleep(0.05)
-    raise AssertionError(f"condition not met within {timeout}s (last: {last!r})")
 
 
 def pods(client: KubeClient, selector: str = "") -> list[dict[str, Any]]:

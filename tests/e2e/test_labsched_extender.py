@@ -16,10 +16,11 @@ import pytest
 import yaml
 
 from lab.apiserver import APIServer
-from lab.kubeclient import EVENTS, NODES, PODS, KubeClient
+from fip.kube.resources import EVENTS, NODES, PODS, KubeClient
 from lab.scheduler.config import ExtenderConfig, load, parse
 from lab.scheduler.extender import HTTPExtender
 from lab.scheduler.scheduler import Scheduler
+from lab.wait import wait_for
 
 pytestmark = pytest.mark.e2e
 REPO = pathlib.Path(__file__).resolve().parents[2]
@@ -193,16 +194,6 @@ def add_pod(
         PODS,
         {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name, "namespace": "default"}, "spec": spec},
     )
-
-
-def wait_for(check: Callable[[], Any], timeout: float = 8.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"condition not met within {timeout}s")
 
 
 def node_of(client: KubeClient, name: str) -> str | None:
