@@ -14,8 +14,10 @@ start, as on a new cluster. CRDs come from `crd_dir` (default `<repo>/deploy/crd
 from __future__ import annotations
 
 import collections
+import contextlib
 import os
 import pathlib
+import socket
 import threading
 from http.server import ThreadingHTTPServer
 from types import TracebackType
@@ -34,9 +36,34 @@ INITIAL_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease"
 
 
 class _HTTPServer(ThreadingHTTPServer):
+    """Tracks its open connections so `close_connections` can end them: a stopped API server
+    must look gone to clients holding keep-alive connections, as a killed kube-apiserver does."""
+
     daemon_threads = True
     request_queue_size = 256
     allow_reuse_address = True
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.connections: set[socket.socket] = set()
+        self.connections_lock = threading.Lock()
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        with self.connections_lock:
+            self.connections.add(request)
+        super().process_request(request, client_address)
+
+    def shutdown_request(self, request: Any) -> None:
+        with self.connections_lock:
+            self.connections.discard(request)
+        super().shutdown_request(request)
+
+    def close_connections(self) -> None:
+        with self.connections_lock:
+            open_now = list(self.connections)
+        for conn in open_now:
+            with contextlib.suppress(OSError):
+                conn.shutdown(socket.SHUT_RDWR)
 
 
 class APIServer:
@@ -109,6 +136,7 @@ class APIServer:
             self.storage.cond.notify_all()
         self._httpd.shutdown()
         self._httpd.server_close()
+        self._httpd.close_connections()
         self.collector.stop()
         if self._thread is not None:
             self._thread.join(timeout=5)
