@@ -1,0 +1,148 @@
+"""Views of raw Kubernetes JSON that the release planner and the audit decide on.
+
+The controllers and `fipctl check` both turn pods and workloads into `PodView` / `OwnerState`
+here, so they cannot disagree about what a pod's owner, policy or IP is. Pure: objects are the
+decoded API JSON dicts, read with `.get`.
+
+Bad input never frees an IP: an unreadable `replicas` counts as "everything wanted" (no
+scale-down release), an unparsable policy annotation falls back to each record's stored policy,
+and a malformed `fip.io/allocation` annotation leaves the pod without a known IP. Each such
+problem is kept as a message in `problems` for the caller to log and report as an event.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from fip.core import annotation
+from fip.core.annotation import Allocation
+from fip.core.errors import InvalidInput
+from fip.core.owner import OwnerKey, OwnerKind
+from fip.core.podowner import resolve_owner
+from fip.core.policy import ReleasePolicy, policy_from_annotations
+from fip.core.releaseplan import FINISHED_PHASES, LivePod, OwnerState
+
+DeploymentOf = Callable[[str, str], "str | None"]
+EVERYTHING = 2**31  # replicas when spec.replicas cannot be read: nothing counts as scaled down
+KINDS = {"Deployment": OwnerKind.DEPLOYMENT, "StatefulSet": OwnerKind.STATEFULSET, "TApp": OwnerKind.TAPP}
+
+
+@dataclass(frozen=True, slots=True)
+class PodView:
+    namespace: str
+    name: str
+    uid: str
+    phase: str
+    node: str
+    deleting: bool
+    owner: OwnerKey
+    policy: ReleasePolicy | None
+    allocation: Allocation | None
+    problems: tuple[str, ...] = ()
+
+    @property
+    def finished(self) -> bool:
+        return self.phase in FINISHED_PHASES
+
+    def live(self) -> LivePod:
+        return LivePod(self.uid, self.name, self.phase)
+
+
+def _meta(obj: Mapping[str, Any]) -> Mapping[str, Any]:
+    meta = obj.get("metadata")
+    return meta if isinstance(meta, Mapping) else {}
+
+
+def _section(obj: Mapping[str, Any], key: str) -> Mapping[str, Any]:
+    value = obj.get(key)
+    return value if isinstance(value, Mapping) else {}
+
+
+def pod_view(pod: Mapping[str, Any], deployment_of: DeploymentOf) -> PodView:
+    """The pod as the planner and audit see it; InvalidInput only for a pod without a valid
+    name, namespace or uid (the API server never sends one)."""
+    meta = _meta(pod)
+    uid = meta.get("uid")
+    if not isinstance(uid, str) or not uid:
+        raise InvalidInput("metadata.uid", uid, "is not a pod UID", "read pods from the API server")
+    owner = resolve_owner(pod, deployment_of)
+    problems: list[str] = []
+    annotations = meta.get("annotations")
+    policy: ReleasePolicy | None
+    try:
+        policy = policy_from_annotations(annotations)
+    except InvalidInput as err:
+        policy = None
+        problems.append(str(err))
+    alloc = None
+    if isinstance(annotations, Mapping) and annotation.KEY in annotations:
+        try:
+            alloc = annotation.parse(annotations[annotation.KEY])
+        except InvalidInput as err:
+            problems.append(str(err))
+    status, spec = _section(pod, "status"), _section(pod, "spec")
+    phase = status.get("phase")
+    node = spec.get("nodeName")
+    return PodView(
+        namespace=owner.namespace,
+        name=str(meta.get("name")),
+        uid=uid,
+        phase=phase if isinstance(phase, str) else "",
+        node=node if isinstance(node, str) else "",
+        deleting=bool(meta.get("deletionTimestamp")),
+        owner=owner,
+        policy=policy,
+        allocation=alloc,
+        problems=tuple(problems),
+    )
+
+
+def _replicas(spec: Mapping[str, Any], default: int, problems: list[str]) -> int:
+    value = spec.get("replicas", default)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        problems.append(f"spec.replicas: {value!r} is not a replica count; nothing is treated as scaled down")
+        return EVERYTHING
+    return value
+
+
+def owner_state(kind: str, obj: Mapping[str, Any] | None, key: OwnerKey) -> tuple[OwnerState, list[str]]:
+    """The `OwnerState` of workload `key` from its object (None: not found, i.e. deleted),
+    plus problems found on the way. `kind` is the object's kind (Deployment, StatefulSet, TApp)."""
+    problems: list[str] = []
+    if obj is None:
+        return OwnerState(key, exists=False), problems
+    if _meta(obj).get("deletionTimestamp"):
+        return OwnerState(key, exists=False), problems
+    spec = _section(obj, "spec")
+    template_meta = _meta(_section(spec, "template"))
+    policy: ReleasePolicy | None
+    try:
+        policy = policy_from_annotations(template_meta.get("annotations"))
+    except InvalidInput as err:
+        policy = None
+        problems.append(f"spec.template.{err}")
+    start, killed = 0, frozenset[str]()
+    if kind == "TApp":
+        replicas = _replicas(spec, 0, problems)
+        statuses = spec.get("statuses")
+        if isinstance(statuses, Mapping):
+            killed = frozenset(str(i) for i, s in statuses.items() if s == "Killed")
+    else:
+        replicas = _replicas(spec, 1, problems)
+    if kind == "StatefulSet":
+        raw = _section(spec, "ordinals").get("start", 0)
+        if isinstance(raw, int) and not isinstance(raw, bool) and raw >= 0:
+            start = raw
+        else:
+            problems.append(f"spec.ordinals.start: {raw!r} is not an ordinal; using 0")
+    return OwnerState(key, True, replicas, start, killed, policy), problems
+
+
+def bare_pod_state(key: OwnerKey, pods_by_name: Mapping[tuple[str, str], PodView]) -> OwnerState:
+    """A bare pod's owner exists while a pod of that name exists (its policy from that pod)."""
+    pod = pods_by_name.get((key.namespace, key.name))
+    if pod is None:
+        return OwnerState(key, exists=False)
+    return OwnerState(key, exists=True, replicas=1, policy=pod.policy)
