@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import select
 import socket
+from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler
 from typing import TYPE_CHECKING, Any
 
 import orjson
 import yaml
 
-from lab.apiserver import access, discovery, events, pods, routes, scale, schema, validation
+from lab.apiserver import access, discovery, events, media, pods, routes, scale, schema, tables, validation
 from lab.apiserver import apply as applying
 from lab.apiserver.deletion import DeleteOptions
 from lab.apiserver.routes import Route
@@ -74,6 +75,7 @@ class Handler(BaseHTTPRequestHandler):
     def _serve(self, method: str) -> None:
         self._warnings: list[str] = []
         self._streaming = False
+        self._wanted = media.Wanted()
         code = 500
         try:
             body = self._read_body()
@@ -107,12 +109,18 @@ class Handler(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         return self.rfile.read(length) if length else b""
 
-    def _decode(self, raw: bytes, rt_kind: str = "") -> Any:
-        ctype = (self.headers.get("Content-Type") or "").split(";")[0].strip().lower()
+    def _decode(self, raw: bytes, rt_kind: str = "", *, patch: bool = False) -> Any:
+        """A request body as JSON values; 415 for a media type the lab does not decode (`media`)."""
+        ctype = media.base(self.headers.get("Content-Type"))
+        fmt = (
+            ("yaml" if ctype == "application/apply-patch+yaml" else "json")
+            if patch
+            else media.body_format(ctype)
+        )
         if not raw.strip():
             raise bad_request("Object 'Kind' is missing in '{}'" if rt_kind else "empty request body")
         try:
-            if "yaml" in ctype:
+            if fmt == "yaml":
                 return yaml.safe_load(raw)
             return orjson.loads(raw)
         except (orjson.JSONDecodeError, yaml.YAMLError) as e:
@@ -155,6 +163,9 @@ class Handler(BaseHTTPRequestHandler):
         if route is None:
             raise route_not_found()
         api.control.apply(route.verb, route.fault_resource)
+        self._wanted = media.negotiate(
+            self.headers.get("Accept"), table_ok=route.verb in ("get", "list", "watch")
+        )
         if route.verb == "watch":
             self._watch(route)
             return 200
@@ -242,7 +253,7 @@ class Handler(BaseHTTPRequestHandler):
             ptype = PATCH_TYPES.get(ctype)
             if ptype is None:
                 raise APIError(415, "UnsupportedMediaType", UNSUPPORTED_PATCH)
-            body = self._decode(raw)
+            body = self._decode(raw, patch=True)
             with storage.lock:
                 view = events.to_v1(storage.current(core.rt, route.namespace or "", route.name))
                 try:
@@ -287,7 +298,11 @@ class Handler(BaseHTTPRequestHandler):
         if route.verb == "get":
             with storage.lock:
                 obj = storage.current(rt, ns or "", name)
-            return 200, scale.view(rt, obj) if sub == "scale" else obj
+            if sub == "scale":
+                return 200, scale.view(rt, obj)
+            return 200, self._shaped(
+                route, [obj], {"resourceVersion": obj["metadata"]["resourceVersion"]}, obj
+            )
         if route.verb == "create":
             if sub == "binding":
                 body = self._decode(raw, "Binding")
@@ -355,8 +370,23 @@ class Handler(BaseHTTPRequestHandler):
             meta["continue"] = result.continue_token
             if not q.get("labelSelector") and not q.get("fieldSelector"):  # unknown cheaply with selectors
                 meta["remainingItemCount"] = result.remaining
+        if self._wanted.table or self._wanted.partial:
+            return orjson.dumps(self._shaped(route, result.items, meta, None))
         head = orjson.dumps({"kind": rt.list_kind, "apiVersion": rt.api_version, "metadata": meta})
         return head[:-1] + b',"items":[' + b",".join(result.encoded) + b"]}"
+
+    def _shaped(self, route: Route, objs: list[Obj], meta: Obj, single: Obj | None) -> Obj:
+        """The response form the Accept header chose: the object(s), a Table, or metadata only."""
+        wanted = self._wanted
+        if wanted.table:
+            include = tables.include_mode(route.query)
+            now = self.api.storage.clock()
+            return tables.table(route.rt, objs, now, meta, include, version=wanted.table_version)
+        if wanted.partial:
+            if single is not None:
+                return tables.partial(single, wanted.table_version)
+            return tables.partial_list(objs, meta, wanted.table_version)
+        return single if single is not None else {"items": objs}
 
     def _unknown(self, rt: Any, body: Any, route: Route) -> None:
         if not isinstance(body, dict):
@@ -388,7 +418,7 @@ class Handler(BaseHTTPRequestHandler):
         storage, rt = self.api.storage, route.rt
         if ptype == "apply":
             return self._apply(route, raw, dry)
-        body = self._decode(raw)
+        body = self._decode(raw, patch=True)
         if route.subresource == "scale":
             return 200, scale.write(self.api.storage, route.rt, route.namespace, route.name, body, ptype)
         return 200, storage.patch_rt(
@@ -401,7 +431,7 @@ class Handler(BaseHTTPRequestHandler):
         manager = route.query.get("fieldManager")
         if not manager:
             raise bad_request("PATCH /apply requires fieldManager to be set")
-        body = self._decode(raw, rt.kind)
+        body = self._decode(raw, rt.kind, patch=True)
         validation.check_shape(rt, body)
         if (body.get("metadata") or {}).get("name") not in (None, route.name):
             raise bad_request("the name of the object does not match the name on the URL")
@@ -486,7 +516,7 @@ class Handler(BaseHTTPRequestHandler):
             self.api.storage, self.api.control, rt, route.namespace, self._matcher(route),
             route.query, self.api.bookmark_interval, route.flag,
         )  # fmt: skip
-        if view:
+        if view and not self._wanted.table:
             stream.convert, stream.shown = events.to_v1, route.rt
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
@@ -495,14 +525,33 @@ class Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self._streaming = True
         self.api.open_watches.add(self)
+        lines = stream.events(self._client_alive)
+        if self._wanted.table:
+            lines = self._table_events(route, lines)
         try:
-            for data in stream.events(self._client_alive):
+            for data in lines:
                 self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
             self.wfile.write(b"0\r\n\r\n")
         except (BrokenPipeError, ConnectionResetError, OSError):
             self.close_connection = True
         finally:
             self.api.open_watches.discard(self)
+
+    def _table_events(self, route: Route, lines: Iterator[bytes]) -> Iterator[bytes]:
+        """Each watch event's object as a one-row Table; column definitions in the first only."""
+        include = tables.include_mode(route.query)
+        version, first = self._wanted.table_version, True
+        shown = self.api.registry.lookup("events") if route.rt.key == events.VIEW_KEY else route.rt
+        for line in lines:
+            event = orjson.loads(line)
+            obj = event.get("object") or {}
+            if event.get("type") in ("ADDED", "MODIFIED", "DELETED") and obj.get("kind") != "Status":
+                meta = {"resourceVersion": (obj.get("metadata") or {}).get("resourceVersion", "")}
+                event["object"] = tables.table(
+                    shown, [obj], self.api.storage.clock(), meta, include, version=version, with_columns=first
+                )
+                first = False
+            yield orjson.dumps(event) + b"\n"
 
     def _client_alive(self) -> bool:
         """False once the client has closed its end (checked while a watch is idle)."""

@@ -70,6 +70,8 @@ class ResourceType:
     categories: tuple[str, ...] = ()
     verbs: tuple[str, ...] = tuple(VERBS)  # ("create",) for review-style resources that store nothing
     schema: Obj | None = field(default=None, compare=False, hash=False)
+    # a CRD version's additionalPrinterColumns (lab.apiserver.tables)
+    printer_columns: tuple[Obj, ...] = field(default=(), compare=False, hash=False)
 
     @property
     def api_version(self) -> str:
@@ -280,6 +282,7 @@ def from_crd(doc: Obj) -> list[ResourceType]:
                 custom=True,
                 categories=tuple(names.get("categories") or ()),
                 schema=(ver.get("schema") or {}).get("openAPIV3Schema"),
+                printer_columns=tuple(ver.get("additionalPrinterColumns") or ()),
             )
         )
     return out

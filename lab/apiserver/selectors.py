@@ -124,3 +124,29 @@ def combine(*matchers: Matcher | None) -> Matcher | None:
     if len(ms) == 1:
         return ms[0]
     return lambda obj: all(m(obj) for m in ms)
+
+
+def labels_text(labels: Any) -> str:
+    """`labels.FormatLabels`: `k=v,k2=v2` sorted by key, `<none>` when empty (printer cells)."""
+    if not isinstance(labels, dict) or not labels:
+        return "<none>"
+    return ",".join(f"{k}={labels[k]}" for k in sorted(labels))
+
+
+def label_selector(selector: Any, none: str = "<none>") -> str:
+    """A `metav1.LabelSelector` as `selector.String()`: requirements sorted by key."""
+    if not isinstance(selector, dict):
+        return none
+    reqs: list[tuple[str, str]] = []
+    for k, v in (selector.get("matchLabels") or {}).items():
+        reqs.append((k, f"{k}={v}"))
+    for e in selector.get("matchExpressions") or []:
+        key, op, values = e.get("key", ""), e.get("operator", ""), sorted(e.get("values") or [])
+        shown = {
+            "In": f"{key} in ({','.join(values)})",
+            "NotIn": f"{key} notin ({','.join(values)})",
+            "Exists": key,
+            "DoesNotExist": f"!{key}",
+        }.get(op, "<error>")
+        reqs.append((key, shown))
+    return ",".join(s for _, s in sorted(reqs)) or none
