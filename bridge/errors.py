@@ -7,6 +7,12 @@
         ├── NoFreeVF                 SR-IOV: every VF of the PF is taken (or none are enabled)
         ├── CheckFailed              CNI CHECK found the pod's network differs from what was plugged
         └── InjectedFault            raised by a test's fault hook at a named plug step
+    └── NamespaceStuck               a thread could not return to its own network namespace
+
+`NamespaceStuck` is deliberately not a `DatapathError`: every `except DatapathError` in the
+datapath and in fipd turns a failure into an answer and goes on, but a thread left inside a pod's
+namespace must do nothing more (each socket it opens, each sysctl it writes would land in that
+pod). The undo stack does not roll back on it, and fipd exits on it (fipd.stopping).
 
 `bridge.netlink` is the only place that catches pyroute2's errors; it re-raises them as
 `NetlinkError` with `raise ... from`, so callers never see a pyroute2 type. Every message says
@@ -51,6 +57,20 @@ class CheckFailed(DatapathError):
         self.container_id = container_id
         self.differences = list(differences)
         super().__init__(f"container {container_id}: network differs from plug: " + "; ".join(differences))
+
+
+class NamespaceStuck(FipError):
+    """`setns(2)` back to the thread's own network namespace failed: the thread is still inside
+    `netns`. Nothing can repair that from within the thread; the process must exit (never catch
+    and go on)."""
+
+    def __init__(self, netns: str, reason: str) -> None:
+        self.netns = netns
+        self.reason = reason
+        super().__init__(
+            f"a thread could not return from network namespace {netns} ({reason}); "
+            "the process must exit and be restarted"
+        )
 
 
 class InjectedFault(DatapathError):

@@ -4,7 +4,8 @@ Used for what netlink cannot do: opening an AF_PACKET socket inside a pod (gratu
 writing the pod's / a node's `/proc/sys/net` sysctls (those files show the namespace of the
 thread that opens them). `setns(2)` with CLONE_NEWNET changes only the calling thread, so other
 threads of fipd are unaffected; the thread is always switched back, and if switching back fails
-the process is in an unknown state, so that raises `NamespaceStuck` (never swallow it).
+the thread is left inside the other namespace, so that raises `bridge.errors.NamespaceStuck`
+(never swallow it: it is not a `DatapathError`, and fipd exits on it).
 Python 3.11 has no `os.setns`, hence ctypes.
 """
 
@@ -15,15 +16,13 @@ import ctypes
 import os
 from collections.abc import Iterator
 
-from bridge.errors import DatapathError, LinkNotFound
+from bridge.errors import DatapathError, LinkNotFound, NamespaceStuck
 from bridge.netlink import netns_path
+
+__all__ = ["NamespaceStuck", "inside", "read_sysctl", "write_sysctl"]
 
 _CLONE_NEWNET = 0x40000000
 _libc = ctypes.CDLL(None, use_errno=True)
-
-
-class NamespaceStuck(DatapathError):
-    """The thread could not return to its own namespace; restart the process."""
 
 
 def _setns(fd: int, what: str) -> None:
@@ -52,7 +51,7 @@ def inside(netns: str | None) -> Iterator[None]:
             yield
         finally:
             if _libc.setns(own, _CLONE_NEWNET) != 0:
-                raise NamespaceStuck(f"could not return from network namespace {netns}; restart the process")
+                raise NamespaceStuck(netns, os.strerror(ctypes.get_errno()))
     finally:
         os.close(target)
         os.close(own)

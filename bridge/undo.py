@@ -6,6 +6,11 @@ everything on success and on any failure (BaseException too: a cancelled plug mu
 runs `rollback(exc)` and lets the error go on. Actions run newest first; an action that fails
 does not stop the others, it is attached to the original error as a note, so the operator sees
 both what broke and what could not be cleaned up.
+
+`NamespaceStuck` is the exception: the thread is inside a pod's namespace, so any socket an
+action opens there would act on the wrong namespace. Nothing is rolled back (the process exits;
+the pod namespace takes its links with it, the runtime's DEL or fipd's start-up sweep the rest),
+and an action that gets stuck itself stops the rollback and raises.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ from collections.abc import Callable
 from types import TracebackType
 
 from bridge.driver import FaultHook
+from bridge.errors import NamespaceStuck
 
 
 class UndoStack:
@@ -43,10 +49,18 @@ class UndoStack:
             self.rollback(exc)
 
     def rollback(self, exc: BaseException) -> None:
+        if isinstance(exc, NamespaceStuck):
+            skipped = len(self._actions)
+            exc.add_note(f"rollback skipped ({skipped} action(s)): the thread is in the wrong namespace")
+            self._actions.clear()
+            return
         while self._actions:
             what, action = self._actions.pop()
             try:
                 action()
+            except NamespaceStuck as stuck:
+                self._actions.clear()
+                raise stuck from exc
             except Exception as undo_exc:  # keep undoing; report on the original error
                 exc.add_note(f"rollback: could not {what}: {undo_exc}")
 

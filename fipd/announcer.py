@@ -6,7 +6,9 @@ each), while the pod's containers start only after the CNI result anyway. (The R
 an AF_PACKET socket's close waits for, ~10-30 ms, `bridge.garp` already leaves to a thread.)
 fipd therefore plugs with `garp_count=0` and hands the announcement to this one background
 thread. A pod that is gone by then (DEL right after ADD) is skipped with a debug log; nothing else
-depends on the announcement.
+depends on the announcement. A thread stuck in the pod's namespace (`NamespaceStuck`) is not
+skipped: this one thread would send every later announcement from there, so fipd exits
+(`fipd.stopping.namespace_stuck`).
 """
 
 from __future__ import annotations
@@ -14,10 +16,12 @@ from __future__ import annotations
 import logging
 import queue
 import threading
+from collections.abc import Callable
 from ipaddress import IPv4Address, IPv6Address
 
-from bridge.errors import DatapathError
+from bridge.errors import DatapathError, NamespaceStuck
 from bridge.garp import announce
+from fipd.stopping import namespace_stuck
 
 log = logging.getLogger(__name__)
 
@@ -25,7 +29,9 @@ Job = tuple[str, str, IPv4Address | IPv6Address, str, int]
 
 
 class Announcer:
-    def __init__(self) -> None:
+    def __init__(self, on_stuck: Callable[[NamespaceStuck], object] = namespace_stuck) -> None:
+        """`on_stuck` ends the process (tests record the call instead); the thread stops either way."""
+        self._on_stuck = on_stuck
         self._jobs: queue.SimpleQueue[Job | None] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._run, name="garp", daemon=True)
         self._thread.start()
@@ -43,6 +49,9 @@ class Announcer:
             netns, ifname, ip, mac, count = job
             try:
                 announce(netns, ifname, ip, mac, count=count)
+            except NamespaceStuck as err:
+                self._on_stuck(err)
+                return
             except DatapathError as err:
                 log.debug("announcing %s in %s skipped: %s", ip, netns, err)
             except Exception:

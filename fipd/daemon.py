@@ -12,7 +12,9 @@ DEL: idempotent — no state means nothing to do; a missing netns is fine. The s
 removed only after the unplug succeeded, so a failed DEL is retried by the next one.
 
 Requests for one container are serialised (a lock per container ID); different containers run
-in parallel. Every error is a `FipdError` whose code and message reach the runtime as CNI JSON.
+in parallel. Every error is a `FipdError` whose code and message reach the runtime as CNI JSON,
+but one: a thread stuck in a pod's network namespace (`bridge.errors.NamespaceStuck`) is not an
+answer but the end of fipd (`on_stuck`, by default `fipd.stopping.namespace_stuck`: log, exit 3).
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 from bridge.driver import Driver, PlugRequest, PodNetwork
-from bridge.errors import CheckFailed, DatapathError
+from bridge.errors import CheckFailed, DatapathError, NamespaceStuck
 from fip.core.annotation import Allocation
 from fip.core.subnet import IPNetwork
 from fip.kube.errors import KubeError
@@ -48,6 +50,7 @@ from fipd.nodenet import NodeSubnets, NotOnThisNode
 from fipd.pods import AllocationLookup
 from fipd.result import add_result
 from fipd.state import ContainerState, StateDir
+from fipd.stopping import namespace_stuck
 
 log = logging.getLogger(__name__)
 
@@ -67,7 +70,10 @@ class Daemon:
         garp_count: int = 3,
         announcer: Announcer | None = None,
         clock: Callable[[], float] = time.time,
+        on_stuck: Callable[[NamespaceStuck], object] = namespace_stuck,
     ) -> None:
+        """`on_stuck` must end the process (the default does); a test's may record the call, and
+        the request is then answered with code 11 (try again later)."""
         self.node = node
         self.driver = driver
         self.states = states
@@ -79,6 +85,7 @@ class Daemon:
         self.garp_count = garp_count
         self.announcer = announcer
         self.clock = clock
+        self.on_stuck = on_stuck
         self._locks: dict[str, tuple[threading.Lock, int]] = {}
         self._locks_guard = threading.Lock()
 
@@ -98,6 +105,10 @@ class Daemon:
             req = cnispec.parse_request(env, stdin)
             version = req.cni_version
             return {"result": self._run(req)}
+        except NamespaceStuck as err:
+            self.on_stuck(err)
+            restart = TryAgainLater("fipd is restarting: a thread was stuck in a network namespace", str(err))
+            return {"error": restart.to_json(version)}
         except CNIError as err:  # FipdError is a CNIError too
             log.warning("%s %s: %s", env.get("CNI_COMMAND"), env.get("CNI_CONTAINERID"), err)
             return {"error": err.to_json(version)}
@@ -290,6 +301,9 @@ class Daemon:
             with self._container(state.container_id):
                 try:
                     self._unplug(state, f"sweep: unplugging {state.container_id} failed")
+                except NamespaceStuck as err:
+                    self.on_stuck(err)
+                    raise
                 except DatapathFailed as err:
                     log.error("%s", err)
                     continue

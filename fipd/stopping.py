@@ -12,17 +12,42 @@ waiting for it (tests/privileged/test_fipd_shutdown.py).
 with CNI code 11 (try again later; the runtime retries it against the next fipd) and exits. The
 abandoned call ends with the process (fipd exits with `os._exit`, see `fipd.cli`). Datapath work
 is never cut short this way: only the API calls go through here.
+
+`namespace_stuck(err)` is the other way fipd stops: at once, with exit code 3, when a thread could
+not return from a pod's network namespace (`bridge.errors.NamespaceStuck`). That thread would
+open every later socket and write every later sysctl in that pod, and nothing inside the process
+can move it back, so fipd does not answer, drain or sweep: it logs why and ends; the DaemonSet
+restarts it, the runtime retries the request (fip-cni reports the closed connection as code 11),
+and the new process starts clean. Requests in flight in other threads end with it, as they would
+at a crash: their runtimes retry them, the start-up sweep and DEL clean up.
 """
 
 from __future__ import annotations
 
+import logging
+import os
+import sys
 import threading
 from collections.abc import Callable
-from typing import TypeVar
+from typing import NoReturn, TypeVar
 
 from fip.kube.errors import KubeUnavailable
 
 T = TypeVar("T")
+log = logging.getLogger("fipd")
+EXIT_NAMESPACE_STUCK = 3
+
+
+def namespace_stuck(err: BaseException) -> NoReturn:
+    """Log why and end the process now with EXIT_NAMESPACE_STUCK (see the module docstring)."""
+    log.critical(
+        "thread %s: %s; fipd exits with code %d (its DaemonSet restarts it)",
+        threading.current_thread().name, err, EXIT_NAMESPACE_STUCK,
+    )  # fmt: skip
+    for handler in logging.getLogger().handlers:
+        handler.flush()
+    sys.stderr.flush()
+    os._exit(EXIT_NAMESPACE_STUCK)
 
 
 class Stopping:

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from bridge.driver import PlugRequest, PlugResult
-from bridge.errors import CheckFailed, NetlinkError
+from bridge.errors import CheckFailed, NamespaceStuck, NetlinkError
 from fip.core.owner import OwnerKey
 from fip.core.policy import ReleasePolicy
 from fip.core.spec import parse_subnet
@@ -58,6 +58,7 @@ class FakeDriver:
         self.calls: list[str] = []
         self.fail_plug: Exception | None = None
         self.fail_unplug: Exception | None = None
+        self.fail_check: Exception | None = None
         self.check_differences: list[str] = []
 
     def plug(self, req: PlugRequest) -> PlugResult:
@@ -76,6 +77,8 @@ class FakeDriver:
 
     def check(self, req: PlugRequest, state: dict[str, str]) -> None:
         self.calls.append(f"check {req.container_id}")
+        if self.fail_check:
+            raise self.fail_check
         if req.container_id not in self.plugged or self.check_differences:
             raise CheckFailed(req.container_id, self.check_differences or ["interface missing"])
 
@@ -97,6 +100,7 @@ class World:
         self.now = 1000.0
         self.netns = tmp / "netns-web"
         self.netns.write_text("")
+        self.stuck: list[NamespaceStuck] = []  # what would have ended fipd (fipd.stopping)
         self.daemon = Daemon(
             node="n1",
             driver=self.driver,
@@ -107,6 +111,7 @@ class World:
             service_cidr=ipaddress.ip_network("10.96.0.0/12"),
             annotation_timeout=kw.get("timeout", 0.05),
             clock=self.clock,
+            on_stuck=self.stuck.append,
         )
 
     def clock(self) -> float:
@@ -333,3 +338,39 @@ def test_new_sandbox_of_the_same_pod_takes_the_ip_over(world: World, tmp_path: P
     assert world.daemon.states.holder("10.0.1.17") == ("new1", "eth0")
     assert world.call("DEL") == {"result": None}  # the old sandbox's late DEL is a no-op
     assert set(world.driver.plugged) == {"new1"}
+
+
+def test_a_stuck_namespace_is_not_a_cni_error_but_the_end_of_fipd(world: World) -> None:
+    """NamespaceStuck from the driver reaches on_stuck (in fipd: log and exit 3); it is not turned
+    into a datapath error (code 105) and leaves no state. Were on_stuck to return, the request
+    would be answered "try again later"."""
+    stuck = NamespaceStuck("/var/run/netns/web", "Operation not permitted")
+    world.driver.fail_plug = stuck
+    reply = world.call("ADD")
+    assert world.stuck == [stuck]
+    assert error_code(reply) == 11
+    assert "could not return from network namespace /var/run/netns/web" in reply["error"]["details"]
+    assert world.daemon.states.all() == []
+
+
+@pytest.mark.parametrize("command", ["DEL", "CHECK"])
+def test_a_stuck_namespace_in_del_or_check_ends_fipd_too(world: World, command: str) -> None:
+    world.call("ADD")
+    stuck = NamespaceStuck("/var/run/netns/web", "Operation not permitted")
+    if command == "DEL":
+        world.driver.fail_unplug = stuck
+    else:
+        world.driver.fail_check = stuck
+    assert error_code(world.call(command)) == 11
+    assert world.stuck == [stuck]
+    assert len(world.daemon.states.all()) == 1  # kept: the restarted fipd's DEL or sweep retries
+
+
+def test_a_stuck_namespace_stops_the_start_up_sweep(world: World) -> None:
+    world.call("ADD")
+    stuck = NamespaceStuck("/var/run/netns/web", "Operation not permitted")
+    world.driver.fail_unplug = stuck
+    with pytest.raises(NamespaceStuck):
+        world.daemon.sweep(set())
+    assert world.stuck == [stuck]
+    assert len(world.daemon.states.all()) == 1
