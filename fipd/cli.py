@@ -129,6 +129,7 @@ def build(args: argparse.Namespace) -> Wiring:
     from bridge.driver import make_driver
     from fip.kube.client import KubeClient
     from fip.kube.errors import NotFound
+    from fip.kube.resources import SUBNETS
     from fipd.announcer import Announcer
     from fipd.daemon import Daemon
     from fipd.nodenet import NodeSubnets
@@ -151,10 +152,7 @@ def build(args: argparse.Namespace) -> Wiring:
 
     cache = None
     if not args.no_pod_cache:
-        cache = NodePodCache(
-            lambda: kube.list_pods(node=args.node),
-            lambda rv: kube.watch_pods(node=args.node, resource_version=rv),
-        )
+        cache = NodePodCache(kube, args.node)
     store = None
     if args.redis_url:
         from fip.store.factory import open_store
@@ -171,9 +169,7 @@ def build(args: argparse.Namespace) -> Wiring:
         lookup=AllocationLookup(get_pod, time.monotonic, cache),
         subnets=NodeSubnets(
             args.node,
-            lambda: stopping.call(
-                "list subnets", lambda: kube.list_cluster_objects("fip.io", "v1", "subnets")
-            ),
+            lambda: stopping.call("list subnets", lambda: kube.list(SUBNETS).get("items") or []),
             lambda: stopping.call(f"get node {args.node}", lambda: kube.get_node(args.node)),
             time.monotonic,
         ),

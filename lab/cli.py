@@ -15,7 +15,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     # name: ("module:function", one-line help)
     "bench": ("lab.bench:main", "run a benchmark: fip-lab bench NAME [--json PATH] (NAME: ipam, cni, all)"),
     "apiserver": ("lab.apiserver.cli:main", "run the fake kube-apiserver (--listen, --kubeconfig-out)"),
-    "controllers": ("lab.controllers.cli:main", "run the workload controllers (--kubeconfig)"),
+    "workloads": ("lab.workloads.cli:main", "run the lab workload controllers (--kubeconfig)"),
     "scheduler": ("lab.scheduler.cli:main", "run the kube-scheduler stand-in (--kubeconfig, --config)"),
 }
 

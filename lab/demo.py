@@ -40,12 +40,12 @@ from fip.core.errors import FipError
 from fip.core.owner import OwnerKey
 from fip.core.policy import ReleasePolicy
 from fip.core.record import AllocationRecord
+from fip.kube.errors import KubeError
 from fip.store.factory import open_store
 from fip.store.protocol import AllocateRequest, Store
 from lab import demo_cluster, demo_datapath
 from lab.demo_console import DemoCheckFailed, clear_stop_requests, note, request_stop, say
 from lab.demo_nodes import node_lab
-from lab.kubeclient import KubeError
 from lab.network import unique_prefix
 from lab.redisproc import RedisServer
 

@@ -2,7 +2,7 @@
 
 `control_plane()` starts the fake kube-apiserver on a free loopback port, the lab scheduler and
 the lab workload controllers as threads talking to it over HTTP (as `fip-lab scheduler` and
-`fip-lab controllers` would), and stops all three on exit, also after an exception or Ctrl-C.
+`fip-lab workloads` would), and stops all three on exit, also after an exception or Ctrl-C.
 `story()` then plays step 2 of the demo: Subnet CRs from examples/subnets.yaml, two nodes of
 subnet dc1-a, a Deployment and a StatefulSet scheduled onto them, and a scale-down.
 
@@ -25,12 +25,13 @@ from typing import Any, TypeVar
 
 import yaml
 
+from fip.kube.client import KubeClient
+from fip.kube.resources import DEPLOYMENTS, NODES, PODS, STATEFULSETS, Resource
 from lab.apiserver import APIServer
-from lab.controllers.manager import Manager
 from lab.demo_console import DemoCheckFailed, check, checkpoint, note, say, table
-from lab.kubeclient import DEPLOYMENTS, NODES, PODS, STATEFULSETS, KubeClient, Resource
 from lab.scheduler.config import SchedulerConfig
 from lab.scheduler.scheduler import Scheduler
+from lab.workloads.manager import Manager
 
 NAMESPACES = Resource("", "v1", "namespaces", "Namespace", namespaced=False)
 SUBNETS = Resource("fip.io", "v1", "subnets", "Subnet", namespaced=False)
@@ -57,13 +58,13 @@ class Cluster:
 
 @contextmanager
 def control_plane() -> Iterator[Cluster]:
-    for name in ("lab", "lab.scheduler", "lab.controllers", "lab.kubeclient"):
+    for name in ("lab", "lab.scheduler", "lab.workloads", "fip.kube"):
         logging.getLogger(name).setLevel(logging.CRITICAL)  # their retries are not the story
     api = APIServer(host="127.0.0.1", port=0).start()
     scheduler: Scheduler | None = None
     manager: Manager | None = None
     try:
-        client = KubeClient(api.url)
+        client = KubeClient.for_server(api.url)
         scheduler = Scheduler(client, SchedulerConfig(), seed=7)
         scheduler.start()
         manager = Manager(client, resync=5.0, max_retry_delay=1.0)

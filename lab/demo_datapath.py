@@ -23,11 +23,11 @@ from fip.core import annotation
 from fip.core.owner import OwnerKey
 from fip.core.policy import ReleasePolicy
 from fip.core.record import AllocationRecord, IPState
+from fip.kube.resources import NODES, PODS
 from fip.store.protocol import AllocateRequest, Store
 from lab.demo_cluster import NODE_IPS, NS, Cluster, wait_for
 from lab.demo_console import check, note, say, table
 from lab.demo_nodes import GATEWAY, LEGACY_IP, MODES, NodeLab
-from lab.kubeclient import NODES, PODS
 
 SUBNET, PREFIX = "dc1-a", 24
 OWNER = OwnerKey.of(NS, "StatefulSet", "web", "0")

@@ -35,7 +35,7 @@ from kubernetes.client.rest import ApiException
 
 from fip.kube.errors import Expired, KubeError, KubeUnavailable, error_for
 from fip.kube.metrics import REQUESTS
-from fip.kube.resources import EVENTS, PODS, Resource
+from fip.kube.resources import EVENTS, NODES, PODS, Resource
 
 Obj = dict[str, Any]
 log = logging.getLogger(__name__)
@@ -303,6 +303,9 @@ class KubeClient:
 
     def get_pod(self, namespace: str, name: str) -> Obj:
         return self.get(PODS, name, namespace)
+
+    def get_node(self, name: str) -> Obj:
+        return self.get(NODES, name)
 
     def list_pods(self, *, node: str | None = None, namespace: str | None = None) -> Obj:
         """The PodList (with `metadata.resourceVersion` for a following watch)."""

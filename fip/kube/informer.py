@@ -52,9 +52,25 @@ class _Watch(Protocol):
 
 
 class _Client(Protocol):
-    def list(self, res: Resource, namespace: str | None = None, **kw: Any) -> Obj: ...
+    def list(
+        self,
+        res: Resource,
+        namespace: str | None = None,
+        *,
+        label_selector: str = "",
+        field_selector: str = "",
+    ) -> Obj: ...
 
-    def watch(self, res: Resource, resource_version: str, namespace: str | None = None, **kw: Any) -> Any: ...
+    def watch(
+        self,
+        res: Resource,
+        resource_version: str,
+        namespace: str | None = None,
+        *,
+        label_selector: str = "",
+        field_selector: str = "",
+        timeout_seconds: int = 300,
+    ) -> Any: ...
 
 
 class Informer:

@@ -2,12 +2,14 @@
 
 Pure data: no `kubernetes` import, so the core, the lab and the tests can name resources without
 pulling in the client. `Resource.path` builds the REST path the official client is then asked to
-call; names and namespaces are percent-quoted, so a hostile name cannot change the path.
+call. A name or namespace that is not a Kubernetes name (anything but letters, digits and
+`-._:@`) is refused with ValueError rather than escaped: such an object cannot exist, and a
+hostile name (`../`, `?watch=1`) must never change which path is called.
 """
 
 from __future__ import annotations
 
-import urllib.parse
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -40,8 +42,13 @@ class Resource:
         return f"{self.plural}.{self.group}" if self.group else self.plural
 
 
+_NAME = re.compile(r"^[A-Za-z0-9._:@-]+$")
+
+
 def _quote(part: str) -> str:
-    return urllib.parse.quote(part, safe="")
+    if not _NAME.match(part) or part in (".", ".."):
+        raise ValueError(f"{part!r} is not a Kubernetes object name")
+    return part
 
 
 PODS = Resource("", "v1", "pods", "Pod")

@@ -12,7 +12,8 @@ import signal
 import sys
 import threading
 
-from lab.kubeclient import KubeClient
+from fip.kube.client import KubeClient
+from fip.kube.errors import KubeError
 from lab.scheduler import config as sched_config
 from lab.scheduler.scheduler import Scheduler
 
@@ -30,8 +31,8 @@ def main(argv: list[str]) -> int:
     )
     try:
         cfg = sched_config.load(args.config) if args.config else sched_config.SchedulerConfig()
-        client = KubeClient.from_kubeconfig(args.kubeconfig)
-    except (ValueError, OSError) as e:
+        client = KubeClient(args.kubeconfig)
+    except (KubeError, ValueError, OSError) as e:
         print(f"fip-lab scheduler: {e}", file=sys.stderr)
         return 2
     stop = threading.Event()

@@ -17,7 +17,9 @@ from collections import OrderedDict
 from collections.abc import Mapping
 from typing import Any
 
-from lab.kubeclient import EVENTS, KubeClient, KubeError, key_of
+from fip.kube.client import KubeClient
+from fip.kube.errors import KubeError
+from fip.kube.resources import EVENTS, key_of
 
 log = logging.getLogger("lab.scheduler")
 COMPONENT = "default-scheduler"

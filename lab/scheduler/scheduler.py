@@ -28,7 +28,10 @@ from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
-from lab.kubeclient import NODES, PODS, Informer, KubeClient, KubeError, key_of
+from fip.kube.client import KubeClient
+from fip.kube.errors import KubeError
+from fip.kube.informer import Informer
+from fip.kube.resources import NODES, PODS, key_of
 from lab.scheduler import predicates
 from lab.scheduler.config import SchedulerConfig
 from lab.scheduler.events import EventRecorder, now_rfc3339

@@ -1,4 +1,4 @@
-"""fip.kube.client and fipd's pod cache against the lab's API server over real HTTP."""
+"""fip.kube.client and fipd's pod cache (the fip.kube informer) against the lab's API server over real HTTP."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import pytest
 
 from fip.kube.client import KubeClient
 from fip.kube.errors import KubeUnavailable, NotFound
+from fip.kube.resources import SUBNETS
 from fipd.podcache import NodePodCache
 from lab.apiserver import APIServer
 from lab.wait import wait_for
@@ -38,7 +39,9 @@ def test_reads(api: APIServer, kube: KubeClient) -> None:
     uid = make_pod(api, "a")
     make_pod(api, "b", node="n2")
     assert kube.get_pod("default", "a")["metadata"]["uid"] == uid
-    with pytest.raises(NotFound, match="get pod default/zzz: not found"):
+    with pytest.raises(
+        NotFound, match=r"GET /api/v1/namespaces/default/pods/zzz: 404 NotFound: pods \"zzz\" not found"
+    ):
         kube.get_pod("default", "zzz")
     names = [p["metadata"]["name"] for p in kube.list_pods(node="n1")["items"]]
     assert names == ["a"]
@@ -47,7 +50,7 @@ def test_reads(api: APIServer, kube: KubeClient) -> None:
     api.storage.create(
         "subnets", {"apiVersion": "fip.io/v1", "kind": "Subnet", "metadata": {"name": "s"}, "spec": spec}
     )
-    assert [s["metadata"]["name"] for s in kube.list_cluster_objects("fip.io", "v1", "subnets")] == ["s"]
+    assert [s["metadata"]["name"] for s in kube.list(SUBNETS)["items"]] == ["s"]
 
 
 def test_unreachable_server_is_unavailable(tmp_path: Path) -> None:
@@ -65,10 +68,7 @@ def test_bad_kubeconfig_says_so(tmp_path: Path) -> None:
 
 def test_pod_cache_follows_the_node_and_relists_after_expiry(api: APIServer, kube: KubeClient) -> None:
     make_pod(api, "early")
-    cache = NodePodCache(
-        lambda: kube.list_pods(node="n1"),
-        lambda rv: kube.watch_pods(node="n1", resource_version=rv, timeout_seconds=5),
-    )
+    cache = NodePodCache(kube, "n1")
     cache.start()
     try:
         wait_for(lambda: cache.get("default", "early") is not None)

@@ -16,11 +16,13 @@ from typing import Any
 
 import pytest
 
-from lab import kubeclient
+from fip.kube.client import KubeClient
+from fip.kube.errors import KubeError
+from fip.kube.informer import Informer
+from fip.kube.resources import DEPLOYMENTS, ENDPOINTSLICES, PODS, REPLICASETS, SERVICES, STATEFULSETS, TAPPS
 from lab.apiserver import APIServer
-from lab.workloads.manager import Manager
-from fip.kube.resources import DEPLOYMENTS, ENDPOINTSLICES, PODS, STATEFULSETS, TAPPS, KubeClient
 from lab.wait import wait_for
+from lab.workloads.manager import Manager
 
 pytestmark = pytest.mark.e2e
 NS = "default"
@@ -42,7 +44,7 @@ class FakeKubelet:
         while not self._stop.wait(0.05):
             try:
                 self._sync()
-            except kubeclient.KubeError:
+            except KubeError:
                 continue
 
     def _sync(self) -> None:
@@ -68,7 +70,7 @@ class FakeKubelet:
 @pytest.fixture
 def client() -> Iterator[KubeClient]:
     with APIServer(host="127.0.0.1", port=0) as api:
-        yield KubeClient(api.url)
+        yield KubeClient.for_server(api.url)
 
 
 @pytest.fixture
@@ -133,7 +135,7 @@ def pod_images(client: KubeClient, selector: str) -> list[str]:
 def deletions(client: KubeClient, selector: str) -> Iterator[list[str]]:
     """Names of the pods deleted while the block runs, in the order the watch delivered them."""
     deleted: list[str] = []
-    watcher = kubeclient.Informer(client, PODS, NS, label_selector=selector)
+    watcher = Informer(client, PODS, NS, label_selector=selector)
 
     def record(kind: str, pod: dict[str, Any], _old: dict[str, Any] | None) -> None:
         if kind == "DELETED":
@@ -157,7 +159,7 @@ def test_deployment_scales_and_rolls_its_template(
 ) -> None:
     client.create(DEPLOYMENTS, workload("Deployment", "web", 3))
     wait_for(lambda: len(pods(client, "app=web")) == 3)
-    (rs,) = client.list(kubeclient.REPLICASETS, NS)["items"]
+    (rs,) = client.list(REPLICASETS, NS)["items"]
     pod_hash = rs["metadata"]["labels"]["pod-template-hash"]
     assert rs["metadata"]["name"] == f"web-{pod_hash}"
     assert rs["metadata"]["ownerReferences"][0]["kind"] == "Deployment"
@@ -174,7 +176,7 @@ def test_deployment_scales_and_rolls_its_template(
     client.patch(DEPLOYMENTS, "web", {"spec": {"template": template("web:2")}}, NS)
 
     wait_for(lambda: pod_images(client, "app=web") == ["web:2", "web:2"])
-    sets = {r["metadata"]["name"]: r for r in client.list(kubeclient.REPLICASETS, NS)["items"]}
+    sets = {r["metadata"]["name"]: r for r in client.list(REPLICASETS, NS)["items"]}
     assert len(sets) == 2 and sets[rs["metadata"]["name"]]["spec"]["replicas"] == 0
     new = next(r for n, r in sets.items() if n != rs["metadata"]["name"])
     assert new["metadata"]["annotations"]["deployment.kubernetes.io/revision"] == "2"
@@ -298,7 +300,7 @@ def test_endpointslices_follow_ready_pods(client: KubeClient, kubelet: FakeKubel
         "metadata": {"name": "web", "namespace": NS},
         "spec": {"selector": {"app": "web"}, "ports": [{"name": "http", "port": 80, "targetPort": "http"}]},
     }
-    client.create(kubeclient.SERVICES, svc)
+    client.create(SERVICES, svc)
     client.create(DEPLOYMENTS, workload("Deployment", "web", 2))
 
     def ready_ips() -> set[str]:
@@ -332,7 +334,7 @@ def test_endpointslices_follow_ready_pods(client: KubeClient, kubelet: FakeKubel
     scale(client, DEPLOYMENTS, "web", 1)
     wait_for(lambda: len(pod_ips()) == 1 and ready_ips() == pod_ips())
 
-    client.delete(kubeclient.SERVICES, "web", NS)
+    client.delete(SERVICES, "web", NS)
     wait_for(lambda: client.list(ENDPOINTSLICES, NS)["items"] == [])
 
 
@@ -342,7 +344,7 @@ def test_recreate_deployment_removes_old_pods_before_new_ones(
     client.create(DEPLOYMENTS, workload("Deployment", "job", 2, "job:1", strategy={"type": "Recreate"}))
     wait_for(lambda: len(pods(client, "app=job")) == 2)
     images: list[set[str]] = []
-    watcher = kubeclient.Informer(client, PODS, NS, label_selector="app=job")
+    watcher = Informer(client, PODS, NS, label_selector="app=job")
     watcher.add_handler(
         lambda _k, _p, _o: images.append({p["spec"]["containers"][0]["image"] for p in watcher.items()})
     )

@@ -15,8 +15,9 @@ from typing import Any
 import pytest
 import yaml
 
+from fip.kube.client import KubeClient
+from fip.kube.resources import EVENTS, NODES, PODS
 from lab.apiserver import APIServer
-from fip.kube.resources import EVENTS, NODES, PODS, KubeClient
 from lab.scheduler.config import ExtenderConfig, load, parse
 from lab.scheduler.extender import HTTPExtender
 from lab.scheduler.scheduler import Scheduler
@@ -35,7 +36,7 @@ class FakeExtender:
 
     def __init__(self, api_url: str) -> None:
         self.calls: list[tuple[str, dict[str, str], dict[str, Any]]] = []
-        self.client = KubeClient(api_url)
+        self.client = KubeClient.for_server(api_url)
         self.behave: Behaviour = self.default
         self.roles: dict[str, str] = {}  # configured verb -> filter / prioritize / bind
         outer = self
@@ -105,7 +106,7 @@ def api() -> Iterator[APIServer]:
 
 @pytest.fixture
 def client(api: APIServer) -> KubeClient:
-    return KubeClient(api.url)
+    return KubeClient.for_server(api.url)
 
 
 @pytest.fixture

@@ -6,10 +6,10 @@ from typing import Any
 
 import pytest
 
-from lab.controllers import workload
-from lab.controllers.deployment import resolve
-from lab.controllers.endpointslice import desired_slices
-from lab.controllers.replicaset import _deletion_rank
+from lab.workloads import workload
+from lab.workloads.deployment import resolve
+from lab.workloads.endpointslice import desired_slices
+from lab.workloads.replicaset import _deletion_rank
 
 SVC = {
     "metadata": {"name": "web", "namespace": "default"},

@@ -1,4 +1,4 @@
-"""`fip-lab scheduler` / `fip-lab controllers` refuse bad input with a message and exit 2."""
+"""`fip-lab scheduler` / `fip-lab workloads` refuse bad input with a message and exit 2."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import pathlib
 import pytest
 
 from lab.cli import main as lab_main
-from lab.controllers.cli import main as controllers_main
 from lab.scheduler.cli import main as scheduler_main
+from lab.workloads.cli import main as workloads_main
 
 
 def test_scheduler_refuses_an_invalid_configuration(
@@ -29,16 +29,16 @@ def test_scheduler_refuses_an_invalid_configuration(
     assert 'unknown field "extenders[0].enableHttps"' in capsys.readouterr().err
 
 
-def test_controllers_refuse_a_kubeconfig_without_a_server(
+def test_workloads_refuse_a_kubeconfig_without_a_server(
     tmp_path: pathlib.Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     kubeconfig = tmp_path / "kubeconfig"
     kubeconfig.write_text("apiVersion: v1\nkind: Config\nclusters: []\n")
-    assert controllers_main(["--kubeconfig", str(kubeconfig)]) == 2
-    assert "no cluster server" in capsys.readouterr().err
+    assert workloads_main(["--kubeconfig", str(kubeconfig)]) == 2
+    assert "cannot load Kubernetes configuration" in capsys.readouterr().err
 
 
 def test_fip_lab_lists_both_commands(capsys: pytest.CaptureFixture[str]) -> None:
     assert lab_main(["--help"]) == 0
     out = capsys.readouterr().out
-    assert "scheduler" in out and "controllers" in out
+    assert "scheduler" in out and "workloads" in out

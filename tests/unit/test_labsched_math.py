@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from lab.kubeclient import KubeClient
+from fip.kube.client import KubeClient
 from lab.scheduler import predicates
 from lab.scheduler.config import parse
 from lab.scheduler.queue import SchedulingQueue
@@ -20,6 +20,7 @@ from lab.scheduler.scheduler import (
     num_feasible_nodes_to_find,
 )
 
+NOWHERE = KubeClient.for_server("http://127.0.0.1:9")  # never called: the maths is local
 CONFIG = {"apiVersion": "kubescheduler.config.k8s.io/v1", "kind": "KubeSchedulerConfiguration"}
 
 
@@ -67,7 +68,7 @@ def test_number_of_feasible_nodes_to_find(pct: int, nodes: int, expected: int) -
 
 
 def test_sampling_stops_after_enough_feasible_nodes_and_rotates_the_start() -> None:
-    sched = Scheduler(KubeClient("http://127.0.0.1:9"), parse({**CONFIG, "percentageOfNodesToScore": 30}))
+    sched = Scheduler(NOWHERE, parse({**CONFIG, "percentageOfNodesToScore": 30}))
     nodes = [node(f"n{i:04d}") for i in range(1000)]
     first, statuses = sched.find_nodes_that_fit(pod(), nodes)
     assert len(first) == 300 and not statuses
@@ -81,13 +82,13 @@ def test_sampling_stops_after_enough_feasible_nodes_and_rotates_the_start() -> N
 
 
 def test_fewer_than_100_nodes_are_all_checked() -> None:
-    sched = Scheduler(KubeClient("http://127.0.0.1:9"), parse({**CONFIG, "percentageOfNodesToScore": 5}))
+    sched = Scheduler(NOWHERE, parse({**CONFIG, "percentageOfNodesToScore": 5}))
     feasible, _ = sched.find_nodes_that_fit(pod(), [node(f"n{i}") for i in range(99)])
     assert len(feasible) == 99
 
 
 def test_ties_are_broken_at_random_among_the_best() -> None:
-    sched = Scheduler(KubeClient("http://127.0.0.1:9"), parse(CONFIG), seed=1)
+    sched = Scheduler(NOWHERE, parse(CONFIG), seed=1)
     picks = {sched.select_host({"a": 50, "b": 90, "c": 90, "d": 10}) for _ in range(200)}
     assert picks == {"b", "c"}
 

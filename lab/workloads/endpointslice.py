@@ -15,8 +15,10 @@ from __future__ import annotations
 import ipaddress
 from typing import Any
 
-from lab.controllers import workload
-from lab.kubeclient import ENDPOINTSLICES, PODS, SERVICES, KubeClient, KubeError
+from fip.kube.client import KubeClient
+from fip.kube.errors import KubeError
+from fip.kube.resources import ENDPOINTSLICES, PODS, SERVICES
+from lab.workloads import workload
 
 Obj = dict[str, Any]
 SERVICE_NAME = "kubernetes.io/service-name"

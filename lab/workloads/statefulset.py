@@ -16,8 +16,9 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from lab.controllers import workload
-from lab.kubeclient import STATEFULSETS, KubeClient
+from fip.kube.client import KubeClient
+from fip.kube.resources import STATEFULSETS
+from lab.workloads import workload
 
 Obj = dict[str, Any]
 POD_NAME = "statefulset.kubernetes.io/pod-name"

@@ -10,7 +10,9 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from lab.kubeclient import PODS, KubeClient, KubeError, Resource
+from fip.kube.client import KubeClient
+from fip.kube.errors import KubeError
+from fip.kube.resources import PODS, Resource
 
 Obj = dict[str, Any]
 _SAFE = "bcdfghjklmnpqrstvwxz2456789"  # k8s.io/apimachinery/pkg/util/rand alphanums

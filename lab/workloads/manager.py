@@ -16,13 +16,10 @@ import time
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from lab.controllers import workload
-from lab.controllers.deployment import DeploymentController
-from lab.controllers.endpointslice import SERVICE_NAME, EndpointSliceController
-from lab.controllers.replicaset import ReplicaSetController
-from lab.controllers.statefulset import StatefulSetController
-from lab.controllers.tapp import TAppController
-from lab.kubeclient import (
+from fip.kube.client import KubeClient
+from fip.kube.errors import KubeError
+from fip.kube.informer import Informer
+from fip.kube.resources import (
     DEPLOYMENTS,
     ENDPOINTSLICES,
     PODS,
@@ -30,14 +27,17 @@ from lab.kubeclient import (
     SERVICES,
     STATEFULSETS,
     TAPPS,
-    Informer,
-    KubeClient,
-    KubeError,
     Resource,
     key_of,
 )
+from lab.workloads import workload
+from lab.workloads.deployment import DeploymentController
+from lab.workloads.endpointslice import SERVICE_NAME, EndpointSliceController
+from lab.workloads.replicaset import ReplicaSetController
+from lab.workloads.statefulset import StatefulSetController
+from lab.workloads.tapp import TAppController
 
-log = logging.getLogger("lab.controllers")
+log = logging.getLogger("lab.workloads")
 Obj = dict[str, Any]
 
 

@@ -15,8 +15,10 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from lab.controllers import workload
-from lab.kubeclient import DEPLOYMENTS, REPLICASETS, KubeClient, KubeError
+from fip.kube.client import KubeClient
+from fip.kube.errors import KubeError
+from fip.kube.resources import DEPLOYMENTS, REPLICASETS
+from lab.workloads import workload
 
 Obj = dict[str, Any]
 REVISION = "deployment.kubernetes.io/revision"

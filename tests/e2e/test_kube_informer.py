@@ -1,4 +1,5 @@
-"""The lab's stdlib client resumes watches and re-lists after 410 Gone, as client-go does."""
+"""fip.kube over real HTTP: the informer resumes watches and re-lists after 410 Gone, as client-go
+does; errors carry the status."""
 
 from __future__ import annotations
 
@@ -6,8 +7,11 @@ from typing import Any
 
 import pytest
 
+from fip.kube.client import KubeClient
+from fip.kube.errors import Expired, KubeError
+from fip.kube.informer import Informer
+from fip.kube.resources import PODS
 from lab.apiserver import APIServer
-from fip.kube.resources import PODS, Expired, Informer, KubeClient, KubeError
 from lab.wait import wait_for
 
 pytestmark = pytest.mark.e2e
@@ -24,7 +28,7 @@ def pod(name: str) -> dict[str, Any]:
 
 def test_informer_relists_after_410_and_reports_what_it_missed() -> None:
     with APIServer(host="127.0.0.1", port=0) as api:
-        client = KubeClient(api.url)
+        client = KubeClient.for_server(api.url)
         client.create(PODS, pod("a"))
         client.create(PODS, pod("b"))
         seen: list[tuple[str, str]] = []
@@ -52,7 +56,7 @@ def test_informer_relists_after_410_and_reports_what_it_missed() -> None:
 
 def test_watch_from_a_compacted_version_raises_expired() -> None:
     with APIServer(host="127.0.0.1", port=0) as api:
-        client = KubeClient(api.url)
+        client = KubeClient.for_server(api.url)
         rv = client.list(PODS, "default")["metadata"]["resourceVersion"]
         client.create(PODS, pod("a"))
         api.control.compact()
@@ -63,7 +67,7 @@ def test_watch_from_a_compacted_version_raises_expired() -> None:
 
 def test_errors_carry_the_servers_status() -> None:
     with APIServer(host="127.0.0.1", port=0) as api:
-        client = KubeClient(api.url)
+        client = KubeClient.for_server(api.url)
         with pytest.raises(KubeError) as err:
             client.get(PODS, "missing", "default")
         assert (err.value.status, err.value.reason) == (404, "NotFound")

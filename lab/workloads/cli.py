@@ -1,4 +1,4 @@
-"""`fip-lab controllers`: run the workload controllers until interrupted.
+"""`fip-lab workloads`: run the workload controllers until interrupted.
 
 Exit codes: 0 after Ctrl-C/SIGTERM, 2 for an unusable kubeconfig (the message says why).
 """
@@ -11,13 +11,14 @@ import signal
 import sys
 import threading
 
-from lab.controllers.manager import Manager
-from lab.kubeclient import KubeClient
+from fip.kube.client import KubeClient
+from fip.kube.errors import KubeError
+from lab.workloads.manager import Manager
 
 
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(
-        prog="fip-lab controllers",
+        prog="fip-lab workloads",
         description="the lab's kube-controller-manager stand-in (Deployment, ReplicaSet, StatefulSet, TApp, "
         "EndpointSlice)",
     )
@@ -30,9 +31,9 @@ def main(argv: list[str]) -> int:
     level = logging.DEBUG if args.verbose else logging.INFO
     logging.basicConfig(level=level, format="%(asctime)s %(message)s")
     try:
-        client = KubeClient.from_kubeconfig(args.kubeconfig)
-    except (ValueError, OSError) as e:
-        print(f"fip-lab controllers: {e}", file=sys.stderr)
+        client = KubeClient(args.kubeconfig)
+    except (KubeError, ValueError, OSError) as e:
+        print(f"fip-lab workloads: {e}", file=sys.stderr)
         return 2
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())

@@ -15,8 +15,10 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from lab.controllers import workload
-from lab.kubeclient import PODS, TAPPS, KubeClient, KubeError
+from fip.kube.client import KubeClient
+from fip.kube.errors import KubeError
+from fip.kube.resources import PODS, TAPPS
+from lab.workloads import workload
 
 Obj = dict[str, Any]
 INSTANCE = "tapp_instance_key"

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from lab.controllers import workload
-from lab.kubeclient import PODS, REPLICASETS, KubeClient, KubeError
+from fip.kube.client import KubeClient
+from fip.kube.errors import KubeError
+from fip.kube.resources import PODS, REPLICASETS
+from lab.workloads import workload
 
 Obj = dict[str, Any]
 
