@@ -3,6 +3,7 @@
     with RedisServer() as srv:          # standalone; srv.url == "redis://127.0.0.1:PORT/0"
     with RedisCluster() as cl:          # 3 masters; cl.url == "redis+cluster://127.0.0.1:P1,...,P3"
     with RedisSentinel() as se:         # one master + one sentinel; se.url == "redis+sentinel://.../fip"
+    with RedisSentinel(replicas=1) as se: se.failover()   # promote the replica
 
 Each object stops only the processes it started (by PID, SIGTERM then SIGKILL) and removes its
 temp dir, also when starting failed half way. Servers listen on 127.0.0.1 only and never on
@@ -24,6 +25,7 @@ import subprocess
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
 from typing import BinaryIO, Self
@@ -349,13 +351,15 @@ class RedisCluster(_Base):
 
 
 class RedisSentinel(_Base):
-    """One master and one sentinel monitoring it as `master_name` (quorum 1): enough to test that
-    the store finds its master through Sentinel, not a failover drill."""
+    """One master, `replicas` replicas of it and one sentinel monitoring it as `master_name`
+    (quorum 1). With replicas, `failover()` promotes one (SENTINEL FAILOVER) and waits until the
+    sentinel names it; tests use it to drill a failover on loopback."""
 
-    def __init__(self, master_name: str = "fip") -> None:
+    def __init__(self, master_name: str = "fip", replicas: int = 0) -> None:
         super().__init__()
         self.master_name = master_name
         self.master_port = free_port()
+        self.replica_ports = [free_port() for _ in range(replicas)]
         self.sentinel_port = free_port()
 
     @property
@@ -365,23 +369,82 @@ class RedisSentinel(_Base):
     def start(self) -> None:
         master = self._spawn(self.master_port, ["--appendonly", "no"], "master")
         _wait_ping(master, self.master_port)
+        for i, port in enumerate(self.replica_ports):
+            replica = self._spawn(
+                port, ["--appendonly", "no", "--replicaof", HOST, str(self.master_port)], f"r{i}"
+            )
+            _wait_ping(replica, port)
         conf = self.dir / "sentinel.conf"
         conf.write_text(
             f"bind {HOST}\nport {self.sentinel_port}\ndir {self.dir}\n"
             f"sentinel monitor {self.master_name} {HOST} {self.master_port} 1\n"
             f"sentinel down-after-milliseconds {self.master_name} 5000\n"
+            f"sentinel failover-timeout {self.master_name} 10000\n"
         )
         log = self.dir / "sentinel.log"
         proc = _Proc([REDIS_SERVER, str(conf), "--sentinel"], log)
         self._procs.append(proc)
         _wait_ping(proc, self.sentinel_port)
-        deadline = time.monotonic() + 10.0
+        self._wait(lambda: bool(self.master_addr()), f"sentinel does not know {self.master_name}")
+        if self.replica_ports:
+            self._wait(self._replicas_known, "sentinel has not discovered the replicas", 30.0)
+
+    def _wait(self, ok: Callable[[], bool], what: str, timeout: float = 10.0) -> None:
+        deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             with contextlib.suppress(OSError, ConnectionError, RedisProcError):
-                if command(self.sentinel_port, "SENTINEL", "GET-MASTER-ADDR-BY-NAME", self.master_name):
+                if ok():
                     return
             time.sleep(0.05)
-        raise RedisProcError(f"sentinel on port {self.sentinel_port} does not know {self.master_name}")
+        raise RedisProcError(f"sentinel on port {self.sentinel_port}: {what}")
+
+    def master_addr(self) -> tuple[str, int] | None:
+        got = command(self.sentinel_port, "SENTINEL", "GET-MASTER-ADDR-BY-NAME", self.master_name)
+        if not isinstance(got, list) or len(got) != 2:
+            return None
+        host, port = got
+        return (host.decode() if isinstance(host, bytes) else str(host)), int(port)
+
+    def _replicas_known(self) -> bool:
+        listed = command(self.sentinel_port, "SENTINEL", "REPLICAS", self.master_name)
+        if not isinstance(listed, list) or len(listed) < len(self.replica_ports):
+            return False
+        for port in self.replica_ports:
+            info = command(port, "INFO", "replication")
+            text = info.decode() if isinstance(info, bytes) else str(info)
+            if "master_link_status:up" not in text:
+                return False
+        return True
+
+    def failover(self, timeout: float = 30.0) -> tuple[str, int]:
+        """Promote a replica; returns the new master's address once the sentinel reports it."""
+        old = self.master_addr()
+        command(self.sentinel_port, "SENTINEL", "FAILOVER", self.master_name)
+        self._wait(lambda: self.master_addr() not in (None, old), "failover did not complete", timeout)
+        new = self.master_addr()
+        assert new is not None
+        self._wait(lambda: _role(new[1]) == "master", "promoted replica is not master", timeout)
+        self._wait(lambda: self._settled(new), "sentinel did not finish the failover", timeout)
+        return new
+
+    def _settled(self, addr: tuple[str, int]) -> bool:
+        """SENTINEL MASTER reports `addr` with no failover in progress (what clients query)."""
+        reply = command(self.sentinel_port, "SENTINEL", "MASTER", self.master_name)
+        if not isinstance(reply, list):
+            return False
+        fields = [x.decode() if isinstance(x, bytes) else str(x) for x in reply]
+        state = dict(zip(fields[::2], fields[1::2], strict=False))
+        flags = state.get("flags", "")
+        return state.get("port") == str(addr[1]) and "failover" not in flags and "down" not in flags
+
+
+def _role(port: int) -> str:
+    info = command(port, "INFO", "replication")
+    text = info.decode() if isinstance(info, bytes) else str(info)
+    for line in text.splitlines():
+        if line.startswith("role:"):
+            return line.split(":", 1)[1].strip()
+    return ""
 
 
 def pids_alive(pids: list[int]) -> list[int]:

@@ -11,6 +11,7 @@ addresses in order, then reuses released ones: O(1) per call whatever the subnet
 
 from __future__ import annotations
 
+import secrets
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -121,6 +122,7 @@ class MemoryStore:
         self._pool_subnet: dict[str, str] = {}
         self._initialised = False
         self._rebuilding = False
+        self._incarnation = secrets.token_hex(8)
 
     @contextmanager
     def _locked(self) -> Iterator[None]:
@@ -378,6 +380,10 @@ class MemoryStore:
                 return
         self.finish_rebuild()
 
+    def server_identity(self) -> str:
+        with self._locked():
+            return self._incarnation
+
     def check_intact(self) -> None:
         with self._locked():
             if self._rebuilding:
@@ -403,9 +409,10 @@ class MemoryStore:
             self._rebuilding = False
 
     def lose_state(self) -> None:
-        """Test hook: forget everything, like a Redis that restarted empty."""
+        """Test hook: forget everything, like a Redis that restarted empty (new identity)."""
         with self._locked():
             self._spaces.clear()
             self._pool_subnet.clear()
             self._initialised = False
             self._rebuilding = False
+            self._incarnation = secrets.token_hex(8)

@@ -119,6 +119,12 @@ class Store(Protocol):
         A no-op when the marker exists. Never call it to get past StateLost: after a loss only
         a rebuild (`begin_rebuild` ... `finish_rebuild`) may resume allocation."""
 
+    def server_identity(self) -> str:
+        """An opaque token naming the server incarnation(s) behind the store (for Redis the run
+        ids of the primaries). It changes when a server restarts or a failover promotes a
+        replica: events after which the last acknowledged writes may be gone even though the
+        marker survived. The controllers rebuild from Kubernetes when it changes."""
+
     def check_intact(self) -> None:
         """Raise StateLost if the backing state was lost since initialisation (marker gone,
         new empty server) and no rebuild has been declared finished."""

@@ -450,6 +450,19 @@ class RedisStore:
         return Usage(subnet, int(total), int(alloc or 0), int(resv or 0))
 
     # --- loss detection --------------------------------------------------------------------
+    def server_identity(self) -> str:
+        """The run id of the (current) primary, or of every cluster primary as `addr=id,...`.
+        Behind Sentinel, pooled connections may still point at the old master after a failover
+        (reads work there), so the Sentinels are asked first: when they name another master the
+        pool drops its connections."""
+        with self._guard():
+            if self._cluster:
+                infos = self._r.info("server", target_nodes=RedisCluster.PRIMARIES)
+                return ",".join(f"{addr}={info.get('run_id', '')}" for addr, info in sorted(infos.items()))
+            if self.url.scheme == "redis+sentinel":
+                self._r.connection_pool.get_master_address()  # resets the pool on a new master
+            return str(self._r.info("server").get("run_id", ""))
+
     def check_intact(self) -> None:
         """Marker present, no rebuild running, and every registered subnet still allocating
         (a Redis Cluster shard that restarted empty loses its subnets but not the marker)."""

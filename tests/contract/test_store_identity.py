@@ -1,0 +1,63 @@
+"""Contract: `server_identity` names the server incarnation behind the store. It stays the same
+while the server runs (whatever is written or flushed) and changes when the server restarts or a
+Sentinel failover promotes a replica: the events after which the controllers rebuild."""
+
+from __future__ import annotations
+
+from conftest import Backend
+from store_contract_kit import pod, req, subnet
+
+from fip.store.factory import open_store
+from fip.store.memory import MemoryStore
+from lab.redisproc import RedisSentinel, RedisServer, command
+
+
+def test_identity_is_stable_while_the_server_runs(backend: Backend) -> None:
+    store = backend.store
+    first = store.server_identity()
+    assert first
+    store.put_subnet(subnet())
+    store.allocate(req(pod("a"), "u1"))
+    assert store.server_identity() == first
+    if backend.name != "memory":  # FLUSHALL empties the server but it is the same process
+        backend.lose()
+        assert store.server_identity() == first
+
+
+def test_cluster_identity_names_every_primary(backend: Backend) -> None:
+    if backend.name == "cluster":
+        assert len(backend.store.server_identity().split(",")) == 3
+
+
+def test_memory_store_that_lost_its_state_is_a_new_incarnation() -> None:
+    mem = MemoryStore()
+    before = mem.server_identity()
+    mem.lose_state()
+    assert mem.server_identity() != before
+
+
+def test_restart_changes_identity_even_with_persistence() -> None:
+    with RedisServer(appendonly=True) as srv:
+        store = open_store(srv.url)
+        store.initialise()
+        before = store.server_identity()
+        srv.restart()
+        store.check_intact()  # the data survived (AOF) ...
+        assert store.server_identity() != before  # ... but the last second of writes may not have
+        store.close()
+
+
+def test_sentinel_failover_changes_identity() -> None:
+    with RedisSentinel(replicas=1) as se:
+        store = open_store(se.url)
+        store.initialise()
+        store.put_subnet(subnet())
+        held = store.allocate(req(pod("a"), "u1"))
+        before = store.server_identity()
+        assert command(se.master_port, "WAIT", 1, 5000) == 1  # the replica has every write
+        se.failover()
+        assert store.server_identity() != before
+        # the promoted replica serves the replicated state
+        assert store.get("dc1-a", held.ip) == held
+        assert store.allocate(req(pod("b"), "u2")).ip != held.ip
+        store.close()
