@@ -34,7 +34,8 @@ from lab.network import LabNetwork, Node
 SUBNET = ip_network("10.0.1.0/24")
 GATEWAY = ip_address("10.0.1.1")
 SERVICE_CIDR = ip_network("10.96.0.0/12")
-PODSERVER = Path(__file__).resolve().parent.parent / "tests" / "bpf" / "podserver.py"
+TOOLS = Path(__file__).resolve().parent.parent / "tests" / "bpf"
+PODSERVER, PODCLIENT = TOOLS / "podserver.py", TOOLS / "podclient.py"
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,6 +126,21 @@ class ServiceLab:
             check=False,
             preexec_fn=_join(cgroup) if cgroup else None,
         )
+
+    def probe(
+        self, pod: Pod, mode: str, targets: list[str], *, cgroup: str | None = None, timeout: float = 60
+    ) -> list[str]:
+        """podclient.py `mode` (http / udp / udpc) from `pod` to each "ip:port"; one answer each."""
+        out = subprocess.run(
+            self._argv(pod, [sys.executable, str(PODCLIENT), mode]),
+            input="".join(f"{t}\n" for t in targets),
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=True,
+            preexec_fn=_join(cgroup) if cgroup else None,
+        )
+        return out.stdout.splitlines()
 
     def _argv(self, pod: Pod, argv: list[str]) -> list[str]:
         return ["nsenter", f"--net={pod.path}", *argv]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from svcobjects import endpoints, load, service
 
 from bpf import tc
@@ -36,3 +38,134 @@ def test_http_to_clusterip_served_on_other_and_same_node(datapath: Datapath, lab
     stats = datapath.maps.stats()
     assert stats["nat_new"] >= 2
     assert stats["reverse_nat"] >= 2
+
+
+def test_backends_replaced_during_a_long_download(datapath: Datapath, lab: ServiceLab) -> None:
+    """The established connection keeps its backend; new connections go to the new one."""
+    client, old, new = lab.pod("client", "n1", 17), lab.pod("old", "n2", 19), lab.pod("new", "n2", 20)
+    lab.serve(old)
+    lab.serve(new)
+    attach(datapath, client)
+    load(datapath, [service("web", "10.96.0.10", HTTP)], [endpoints("web", ["10.0.1.19"], TARGET)])
+    size = 24 * 1024 * 1024  # ~3 s at 8 MB/s
+    download = lab.popen(client, ["curl", "-sS", "--max-time", "30", "-o", "/dev/null", "-w",
+                                  "%{size_download}", f"http://10.96.0.10/big/{size}?rate=8000000"])  # fmt: skip
+    time.sleep(1.0)
+    load(datapath, [service("web", "10.96.0.10", HTTP)], [endpoints("web", ["10.0.1.20"], TARGET)])
+    assert curl(lab, client, "http://10.96.0.10/") == "new"
+    out, err = download.communicate(timeout=30)
+    assert download.returncode == 0, err
+    assert int(out) == size
+
+
+def test_pod_reaches_itself_through_its_service(datapath: Datapath, lab: ServiceLab) -> None:
+    client = lab.pod("self", "n1", 17)
+    lab.serve(client)
+    attach(datapath, client)
+    load(datapath, [service("me", "10.96.0.12", HTTP + [("dns", 53, "UDP")])],
+         [endpoints("me", ["10.0.1.17"], TARGET + [("dns", 5353, "UDP")])])  # fmt: skip
+    for _ in range(3):
+        assert curl(lab, client, "http://10.96.0.12/") == "self"
+    assert lab.probe(client, "udpc", ["10.96.0.12:53"]) == ["self:ping from 10.96.0.12:53"]
+    assert datapath.maps.stats()["hairpin"] >= 3
+
+
+def test_udp_request_response(datapath: Datapath, lab: ServiceLab) -> None:
+    client, remote = lab.pod("client", "n1", 17), lab.pod("dns", "n2", 19)
+    lab.serve(remote)
+    attach(datapath, client)
+    load(datapath, [service("dns", "10.96.0.53", [("dns", 53, "UDP")])],
+         [endpoints("dns", ["10.0.1.19"], [("dns", 5353, "UDP")])])  # fmt: skip
+    # unconnected sendto/recvfrom and a connected socket: both see the reply come from the VIP
+    assert lab.probe(client, "udp", ["10.96.0.53:53"] * 3) == ["dns:ping from 10.96.0.53:53"] * 3
+    assert lab.probe(client, "udpc", ["10.96.0.53:53"]) == ["dns:ping from 10.96.0.53:53"]
+
+
+def test_deleted_service_refuses_new_connections_within_a_second(datapath: Datapath, lab: ServiceLab) -> None:
+    client, remote = lab.pod("client", "n1", 17), lab.pod("web", "n2", 19)
+    lab.serve(remote)
+    attach(datapath, client)
+    load(datapath, [service("web", "10.96.0.10", HTTP)], [endpoints("web", ["10.0.1.19"], TARGET)])
+    assert curl(lab, client, "http://10.96.0.10/") == "web"
+    load(datapath, [], [])
+    started = time.monotonic()
+    out = lab.probe(client, "http", ["10.96.0.10:80"])
+    assert out[0].startswith("ERR"), out
+    assert time.monotonic() - started < 1.5  # the process start is in there too
+
+
+def test_service_without_endpoints_is_refused_others_unaffected(datapath: Datapath, lab: ServiceLab) -> None:
+    client, remote = lab.pod("client", "n1", 17), lab.pod("web", "n2", 19)
+    lab.serve(remote)
+    attach(datapath, client)
+    load(datapath, [service("web", "10.96.0.10", HTTP), service("empty", "10.96.0.13", HTTP)],
+         [endpoints("web", ["10.0.1.19"], TARGET), endpoints("empty", ["10.0.1.30"], TARGET,
+                                                             not_ready=("10.0.1.30",))])  # fmt: skip
+    out = lab.probe(client, "http", ["10.96.0.13:80", "10.96.0.10:80"])
+    assert out[0].startswith("ERR") and out[1] == "web", out
+    assert datapath.maps.stats()["no_backend"] >= 1
+
+
+def test_thousand_services_all_reachable(datapath: Datapath, lab: ServiceLab) -> None:
+    client, a, b = lab.pod("client", "n1", 17), lab.pod("a", "n1", 18), lab.pod("b", "n2", 19)
+    lab.serve(a)
+    lab.serve(b)
+    attach(datapath, client)
+    services, slices, targets, expect = [], [], [], []
+    for i in range(1000):
+        vip = f"10.96.{4 + i // 250}.{1 + i % 250}"
+        backend = ("10.0.1.18", "a") if i % 2 else ("10.0.1.19", "b")
+        services.append(service(f"s{i}", vip, HTTP))
+        slices.append(endpoints(f"s{i}", [backend[0]], TARGET))
+        targets.append(f"{vip}:80")
+        expect.append(backend[1])
+    state = load(datapath, services, slices)
+    assert len(state.services) == 1000
+    assert datapath.maps.count("services") == 1000
+    assert lab.probe(client, "http", targets, timeout=120) == expect
+
+
+def test_client_ip_affinity(datapath: Datapath, lab: ServiceLab) -> None:
+    client, a, b = lab.pod("client", "n1", 17), lab.pod("a", "n2", 18), lab.pod("b", "n2", 19)
+    lab.serve(a)
+    lab.serve(b)
+    attach(datapath, client)
+    load(datapath, [service("sticky", "10.96.0.14", HTTP, affinity=60)],
+         [endpoints("sticky", ["10.0.1.18", "10.0.1.19"], TARGET)])  # fmt: skip
+    answers = lab.probe(client, "http", ["10.96.0.14:80"] * 12)
+    assert len(set(answers)) == 1 and answers[0] in ("a", "b"), answers
+    assert datapath.maps.stats()["affinity_hit"] >= 11
+
+
+def test_reattach_after_restart_keeps_connections(datapath: Datapath, lab: ServiceLab) -> None:
+    """A second compile (fipd restarted) re-opens the pinned maps; swapping the programs on the pod
+    leaves a running download intact and new connections keep working."""
+    client, web = lab.pod("client", "n1", 17), lab.pod("web", "n2", 19)
+    lab.serve(web)
+    attach(datapath, client)
+    load(datapath, [service("web", "10.96.0.10", HTTP)], [endpoints("web", ["10.0.1.19"], TARGET)])
+    size = 16 * 1024 * 1024
+    download = lab.popen(client, ["curl", "-sS", "--max-time", "30", "-o", "/dev/null", "-w",
+                                  "%{size_download}", f"http://10.96.0.10/big/{size}?rate=8000000"])  # fmt: skip
+    time.sleep(0.5)
+    second = Datapath.open(datapath.settings)
+    try:
+        assert second.maps.read() == datapath.maps.read()  # the same pinned maps
+        attach(second, client)
+        assert curl(lab, client, "http://10.96.0.10/") == "web"
+    finally:
+        second.close()
+    out, err = download.communicate(timeout=30)
+    assert download.returncode == 0, err
+    assert int(out) == size
+    assert curl(lab, client, "http://10.96.0.10/") == "web"  # programs outlive the closed loader
+
+
+def test_detach_removes_the_programs(datapath: Datapath, lab: ServiceLab) -> None:
+    client = lab.pod("client", "n1", 17)
+    attach(datapath, client)
+    assert tc.attached(client.path, "eth0")
+    tc.detach(client.path, "eth0")
+    assert not tc.attached(client.path, "eth0")
+    tc.detach(client.path, "eth0")  # idempotent
+    tc.detach("/var/run/netns/no-such-pod", "eth0")
