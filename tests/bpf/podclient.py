@@ -41,10 +41,7 @@ def main() -> None:
     for line in sys.stdin:
         host, port = line.strip().rsplit(":", 1)
         try:
-            if mode == "http":
-                out = http(host, int(port))
-            else:
-                out = udp(host, int(port), mode == "udpc")
+            out = http(host, int(port)) if mode == "http" else udp(host, int(port), mode == "udpc")
         except OSError as err:
             out = f"ERR {type(err).__name__}: {err}"
         print(out, flush=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 import time
 
 from svcobjects import endpoints, load, service
@@ -16,6 +17,13 @@ TARGET = [("http", 8080, "TCP")]
 
 def attach(dp: Datapath, pod: Pod) -> None:
     tc.attach(pod.path, pod.ifname, *dp.tc_fds())
+
+
+def start_download(lab: ServiceLab, pod: Pod, size: int) -> subprocess.Popen[str]:
+    """curl of `size` bytes through the VIP at ~8 MB/s; prints the byte count it got."""
+    url = f"http://10.96.0.10/big/{size}?rate=8000000"
+    argv = ["curl", "-sS", "--max-time", "30", "-o", "/dev/null", "-w", "%{size_download}", url]
+    return lab.popen(pod, argv)
 
 
 def curl(lab: ServiceLab, pod: Pod, url: str, timeout: float = 5) -> str:
@@ -48,8 +56,7 @@ def test_backends_replaced_during_a_long_download(datapath: Datapath, lab: Servi
     attach(datapath, client)
     load(datapath, [service("web", "10.96.0.10", HTTP)], [endpoints("web", ["10.0.1.19"], TARGET)])
     size = 24 * 1024 * 1024  # ~3 s at 8 MB/s
-    download = lab.popen(client, ["curl", "-sS", "--max-time", "30", "-o", "/dev/null", "-w",
-                                  "%{size_download}", f"http://10.96.0.10/big/{size}?rate=8000000"])  # fmt: skip
+    download = start_download(lab, client, size)
     time.sleep(1.0)
     load(datapath, [service("web", "10.96.0.10", HTTP)], [endpoints("web", ["10.0.1.20"], TARGET)])
     assert curl(lab, client, "http://10.96.0.10/") == "new"
@@ -62,8 +69,8 @@ def test_pod_reaches_itself_through_its_service(datapath: Datapath, lab: Service
     client = lab.pod("self", "n1", 17)
     lab.serve(client)
     attach(datapath, client)
-    load(datapath, [service("me", "10.96.0.12", HTTP + [("dns", 53, "UDP")])],
-         [endpoints("me", ["10.0.1.17"], TARGET + [("dns", 5353, "UDP")])])  # fmt: skip
+    load(datapath, [service("me", "10.96.0.12", [*HTTP, ("dns", 53, "UDP")])],
+         [endpoints("me", ["10.0.1.17"], [*TARGET, ("dns", 5353, "UDP")])])  # fmt: skip
     for _ in range(3):
         assert curl(lab, client, "http://10.96.0.12/") == "self"
     assert lab.probe(client, "udpc", ["10.96.0.12:53"]) == ["self:ping from 10.96.0.12:53"]
@@ -145,8 +152,7 @@ def test_reattach_after_restart_keeps_connections(datapath: Datapath, lab: Servi
     attach(datapath, client)
     load(datapath, [service("web", "10.96.0.10", HTTP)], [endpoints("web", ["10.0.1.19"], TARGET)])
     size = 16 * 1024 * 1024
-    download = lab.popen(client, ["curl", "-sS", "--max-time", "30", "-o", "/dev/null", "-w",
-                                  "%{size_download}", f"http://10.96.0.10/big/{size}?rate=8000000"])  # fmt: skip
+    download = start_download(lab, client, size)
     time.sleep(0.5)
     second = Datapath.open(datapath.settings)
     try:
