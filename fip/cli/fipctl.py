@@ -6,6 +6,7 @@
       ips [--subnet S] [--owner O]
       release IP [--subnet S] [--yes]
       init [--yes]             initialise a brand-new store
+      check [--kubeconfig P]   every inconsistency between the store and Kubernetes (exit 1 if any)
 
 The store is found from `--redis-url` or `FIP_REDIS_URL` (`redis://`, `rediss://`,
 `redis+cluster://`, `redis+sentinel://`; `memory://` for a throwaway store).
@@ -24,7 +25,7 @@ import traceback
 from collections.abc import Callable, Mapping, Sequence
 from typing import NoReturn, TextIO
 
-from fip.cli import initialise, ips, release, subnets
+from fip.cli import check, initialise, ips, release, subnets
 from fip.cli.operands import BadArgument
 from fip.cli.session import Session, url_from
 from fip.cli.table import FORMATS
@@ -84,6 +85,7 @@ def build_parser() -> Parser:
     ips.add_parsers(verbs, common)
     release.add_parsers(verbs, common)
     initialise.add_parsers(verbs, common)
+    check.add_parsers(verbs, common)
     return parser
 
 

@@ -12,13 +12,14 @@ problem is kept as a message in `problems` for the caller to log and report as a
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from fip.core import annotation
 from fip.core.annotation import Allocation
 from fip.core.errors import InvalidInput
+from fip.core.names import check_label, check_subdomain
 from fip.core.owner import OwnerKey, OwnerKind
 from fip.core.podowner import resolve_owner
 from fip.core.policy import ReleasePolicy, policy_from_annotations
@@ -146,3 +147,68 @@ def bare_pod_state(key: OwnerKey, pods_by_name: Mapping[tuple[str, str], PodView
     if pod is None:
         return OwnerState(key, exists=False)
     return OwnerState(key, exists=True, replicas=1, policy=pod.policy)
+
+
+def deployment_index(replicasets: Iterable[Mapping[str, Any]]) -> DeploymentOf:
+    """`deployment_of` over a list of ReplicaSets: the controlling Deployment's name, "" for a
+    known ReplicaSet without one, None for an unknown ReplicaSet."""
+    index: dict[tuple[str, str], str] = {}
+    for rs in replicasets:
+        meta = _meta(rs)
+        refs = meta.get("ownerReferences")
+        dep = ""
+        if isinstance(refs, list):
+            for ref in refs:
+                if (
+                    isinstance(ref, Mapping)
+                    and ref.get("controller") is True
+                    and ref.get("kind") == "Deployment"
+                ):
+                    name = ref.get("name")
+                    dep = name if isinstance(name, str) else ""
+        index[(str(meta.get("namespace")), str(meta.get("name")))] = dep
+    return lambda ns, name: index.get((ns, name))
+
+
+def workload_key(kind: str, obj: Mapping[str, Any]) -> OwnerKey | None:
+    """The owner key of a Deployment / StatefulSet / TApp object (None when its name is unusable)."""
+    meta = _meta(obj)
+    try:
+        ns = check_label("metadata.namespace", meta.get("namespace"))
+        name = check_subdomain("metadata.name", meta.get("name"))
+    except InvalidInput:
+        return None
+    return OwnerKey(ns, KINDS[kind], name)
+
+
+def owner_states(
+    workloads: Mapping[str, Iterable[Mapping[str, Any]]],
+) -> tuple[dict[OwnerKey, OwnerState], list[str]]:
+    """Owner states of every listed workload, keyed by workload key (`workloads` maps a kind —
+    Deployment, StatefulSet, TApp — to its objects), plus problems as log lines."""
+    out: dict[OwnerKey, OwnerState] = {}
+    problems: list[str] = []
+    for kind, objs in workloads.items():
+        for obj in objs:
+            key = workload_key(kind, obj)
+            if key is None:
+                continue
+            state, errs = owner_state(kind, obj, key)
+            out[key] = state
+            problems += [f"{kind} {key.namespace}/{key.name}: {e}" for e in errs]
+    return out, problems
+
+
+def pod_views(
+    pods: Iterable[Mapping[str, Any]], deployment_of: DeploymentOf
+) -> tuple[list[PodView], list[str]]:
+    """Views of every pod that can be read, plus a problem line for each that cannot."""
+    views: list[PodView] = []
+    problems: list[str] = []
+    for pod in pods:
+        try:
+            views.append(pod_view(pod, deployment_of))
+        except InvalidInput as err:
+            meta = _meta(pod)
+            problems.append(f"pod {meta.get('namespace')}/{meta.get('name')}: {err}")
+    return views, problems
