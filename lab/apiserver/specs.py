@@ -19,7 +19,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from lab.apiserver import constraints
+from lab.apiserver import constraints, servicevalidation
 from lab.apiserver.names import LABEL, LABEL_MSG
 from lab.apiserver.resources import ResourceType
 
@@ -32,7 +32,7 @@ INTEGER = re.compile(r"^[0-9]+$")
 
 def causes(rt: ResourceType, obj: Obj) -> list[Cause]:
     """Create-and-update rules for one object."""
-    return constraints.object_causes(rt, obj) + _kind_causes(rt, obj)
+    return constraints.object_causes(rt, obj) + _kind_causes(rt, obj) + servicevalidation.causes(rt, obj)
 
 
 def _kind_causes(rt: ResourceType, obj: Obj) -> list[Cause]:
