@@ -145,3 +145,7 @@ def decisions(path: Path) -> list[tuple[str, str]]:
             if len(parts) == 3:
                 out.append((parts[1], parts[2].rpartition(":")[0]))
     return out
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

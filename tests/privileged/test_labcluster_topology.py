@@ -88,7 +88,7 @@ def test_the_legacy_host_accepts_only_whitelisted_ips_and_logs_every_decision(
 ) -> None:
     allow, log = tmp_path / "allow", tmp_path / "decisions"
     legacy.write_whitelist(allow, ["10.31.0.10"])
-    argv = [sys.executable, "-m", "lab.cli", "legacy-host", "--netns", fabric.legacy_netns["sa"],
+    argv = [sys.executable, "-m", "lab.cluster.legacy", "--netns", fabric.legacy_netns["sa"],
             "--port", "5000", "--allow-file", str(allow), "--decisions", str(log)]  # fmt: skip
     proc = subprocess.Popen(argv, stdout=subprocess.PIPE, text=True)
     try:

@@ -1,0 +1,1 @@
+"""The kubelet stand-in of the lab: one per simulated node (see kubelet.py)."""
