@@ -30,7 +30,7 @@ from ipaddress import IPv4Address
 from typing import Any
 
 from bpf import source
-from bpf.errors import AttachFailed, BpfUnavailable, CompileFailed, MapFull
+from bpf.errors import AttachFailed, BpfError, BpfUnavailable, CompileFailed, MapFull
 from bpf.maps import PROTOCOLS, Address, Frontend, FrontendEntry, Limits, MapName, MapState
 
 BPF_FS = "/sys/fs/bpf"
@@ -228,7 +228,7 @@ class Maps:
             text = str(err)
             if "E2BIG" in text or "No space" in text or "Argument list too long" in text:
                 raise MapFull(f"map {name} is full ({table.max_entries} entries): {key}") from err
-            raise
+            raise BpfError(f"write {key} -> {value} into map {name}: {text}") from err
 
     def delete(self, name: MapName, key: Any) -> None:
         table = self.table(name)
