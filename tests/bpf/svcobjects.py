@@ -12,23 +12,36 @@ Obj = dict[str, Any]
 
 
 def service(name: str, vip: str, ports: list[tuple[str, int, str]], *, affinity: int = 0) -> Obj:
-    spec: Obj = {"type": "ClusterIP", "clusterIP": vip, "clusterIPs": [vip],
-                 "ports": [{"name": n, "port": p, "protocol": proto} for n, p, proto in ports]}  # fmt: skip
+    spec: Obj = {
+        "type": "ClusterIP",
+        "clusterIP": vip,
+        "clusterIPs": [vip],
+        "ports": [{"name": n, "port": p, "protocol": proto} for n, p, proto in ports],
+    }
     if affinity:
         spec["sessionAffinity"] = "ClientIP"
         spec["sessionAffinityConfig"] = {"clientIP": {"timeoutSeconds": affinity}}
     return {"metadata": {"namespace": "default", "name": name}, "spec": spec}
 
 
-def endpoints(service_name: str, ips: list[str], ports: list[tuple[str, int, str]], *,
-              not_ready: tuple[str, ...] = (), slice_name: str = "") -> Obj:  # fmt: skip
+def endpoints(
+    service_name: str,
+    ips: list[str],
+    ports: list[tuple[str, int, str]],
+    *,
+    not_ready: tuple[str, ...] = (),
+    slice_name: str = "",
+) -> Obj:
     return {
-        "metadata": {"namespace": "default", "name": slice_name or f"{service_name}-abc",
-                     "labels": {"kubernetes.io/service-name": service_name}},
+        "metadata": {
+            "namespace": "default",
+            "name": slice_name or f"{service_name}-abc",
+            "labels": {"kubernetes.io/service-name": service_name},
+        },
         "addressType": "IPv4",
         "endpoints": [{"addresses": [ip], "conditions": {"ready": ip not in not_ready}} for ip in ips],
         "ports": [{"name": n, "port": p, "protocol": proto} for n, p, proto in ports],
-    }  # fmt: skip
+    }
 
 
 def load(dp: Datapath, services: list[Obj], slices: list[Obj]) -> MapState:

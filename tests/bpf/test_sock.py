@@ -25,8 +25,11 @@ def test_connect_and_udp_through_the_socket_programs(
     lab.serve(local)
     lab.serve(remote)
     enable(datapath, cgroup, client)
-    load(datapath, [service("web", "10.96.0.10", HTTP), service("loc", "10.96.0.11", HTTP)],
-         [endpoints("web", ["10.0.1.19"], TARGET), endpoints("loc", ["10.0.1.18"], TARGET)])  # fmt: skip
+    load(
+        datapath,
+        [service("web", "10.96.0.10", HTTP), service("loc", "10.96.0.11", HTTP)],
+        [endpoints("web", ["10.0.1.19"], TARGET), endpoints("loc", ["10.0.1.18"], TARGET)],
+    )
     assert lab.probe(client, "http", ["10.96.0.10:80", "10.96.0.11:80"], cgroup=cgroup) == ["web", "local"]
     assert lab.probe(client, "udp", ["10.96.0.10:53"], cgroup=cgroup) == ["web:ping from 10.96.0.10:53"]
     # a connected UDP socket talks to the backend; the kernel reports the peer it really has
@@ -52,8 +55,11 @@ def test_pod_reaches_itself_and_empty_service_is_refused(
     me = lab.pod("me", "n1", 17)
     lab.serve(me)
     enable(datapath, cgroup, me)
-    load(datapath, [service("me", "10.96.0.12", HTTP), service("none", "10.96.0.13", HTTP)],
-         [endpoints("me", ["10.0.1.17"], TARGET)])  # fmt: skip
+    load(
+        datapath,
+        [service("me", "10.96.0.12", HTTP), service("none", "10.96.0.13", HTTP)],
+        [endpoints("me", ["10.0.1.17"], TARGET)],
+    )
     out = lab.probe(me, "http", ["10.96.0.12:80", "10.96.0.13:80"], cgroup=cgroup)
     assert out[0] == "me"
     assert out[1].startswith("ERR PermissionError"), out

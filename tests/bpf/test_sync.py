@@ -66,8 +66,10 @@ def test_api_objects_drive_the_datapath(datapath: Datapath, lab: ServiceLab, kub
         download = start_download(lab, client, 16 * 1024 * 1024)
         time.sleep(0.5)
         current = kube.get(ENDPOINTSLICES, "web-abc", "default")
-        current["endpoints"] = [{"addresses": ["10.0.1.20"], "conditions": {"ready": True}},
-                                {"addresses": ["10.0.1.19"], "conditions": {"ready": False, "terminating": True}}]  # fmt: skip
+        current["endpoints"] = [
+            {"addresses": ["10.0.1.20"], "conditions": {"ready": True}},
+            {"addresses": ["10.0.1.19"], "conditions": {"ready": False, "terminating": True}},
+        ]
         kube.update(ENDPOINTSLICES, current)
         until(lambda: lab.probe(client, "http", ["10.96.0.10:80"]) == ["new"])
         out, err = download.communicate(timeout=30)
@@ -91,8 +93,20 @@ def test_restarted_sync_writes_nothing_and_keeps_connections(
     first = ServiceSync.for_client(kube, datapath.maps, datapath.settings.limits).start()
     assert first.synced.wait(10)
     before = datapath.maps.read()
-    download = lab.popen(client, ["curl", "-sS", "--max-time", "30", "-o", "/dev/null", "-w",
-                                  "%{size_download}", "http://10.96.1.5/big/8000000?rate=8000000"])  # fmt: skip
+    download = lab.popen(
+        client,
+        [
+            "curl",
+            "-sS",
+            "--max-time",
+            "30",
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{size_download}",
+            "http://10.96.1.5/big/8000000?rate=8000000",
+        ],
+    )
     time.sleep(0.3)
     first.stop()
     second = ServiceSync.for_client(kube, datapath.maps, datapath.settings.limits)

@@ -39,8 +39,11 @@ def test_http_to_clusterip_served_on_other_and_same_node(datapath: Datapath, lab
     lab.serve(remote)
     attach(datapath, client)
     assert tc.attached(client.path, "eth0")
-    load(datapath, [service("web-r", "10.96.0.10", HTTP), service("web-l", "10.96.0.11", HTTP)],
-         [endpoints("web-r", ["10.0.1.19"], TARGET), endpoints("web-l", ["10.0.1.18"], TARGET)])  # fmt: skip
+    load(
+        datapath,
+        [service("web-r", "10.96.0.10", HTTP), service("web-l", "10.96.0.11", HTTP)],
+        [endpoints("web-r", ["10.0.1.19"], TARGET), endpoints("web-l", ["10.0.1.18"], TARGET)],
+    )
     assert curl(lab, client, "http://10.96.0.10/") == "remote"
     assert curl(lab, client, "http://10.96.0.11/") == "local"
     stats = datapath.maps.stats()
@@ -69,8 +72,11 @@ def test_pod_reaches_itself_through_its_service(datapath: Datapath, lab: Service
     client = lab.pod("self", "n1", 17)
     lab.serve(client)
     attach(datapath, client)
-    load(datapath, [service("me", "10.96.0.12", [*HTTP, ("dns", 53, "UDP")])],
-         [endpoints("me", ["10.0.1.17"], [*TARGET, ("dns", 5353, "UDP")])])  # fmt: skip
+    load(
+        datapath,
+        [service("me", "10.96.0.12", [*HTTP, ("dns", 53, "UDP")])],
+        [endpoints("me", ["10.0.1.17"], [*TARGET, ("dns", 5353, "UDP")])],
+    )
     for _ in range(3):
         assert curl(lab, client, "http://10.96.0.12/") == "self"
     assert lab.probe(client, "udpc", ["10.96.0.12:53"]) == ["self:ping from 10.96.0.12:53"]
@@ -81,8 +87,11 @@ def test_udp_request_response(datapath: Datapath, lab: ServiceLab) -> None:
     client, remote = lab.pod("client", "n1", 17), lab.pod("dns", "n2", 19)
     lab.serve(remote)
     attach(datapath, client)
-    load(datapath, [service("dns", "10.96.0.53", [("dns", 53, "UDP")])],
-         [endpoints("dns", ["10.0.1.19"], [("dns", 5353, "UDP")])])  # fmt: skip
+    load(
+        datapath,
+        [service("dns", "10.96.0.53", [("dns", 53, "UDP")])],
+        [endpoints("dns", ["10.0.1.19"], [("dns", 5353, "UDP")])],
+    )
     # unconnected sendto/recvfrom and a connected socket: both see the reply come from the VIP
     assert lab.probe(client, "udp", ["10.96.0.53:53"] * 3) == ["dns:ping from 10.96.0.53:53"] * 3
     assert lab.probe(client, "udpc", ["10.96.0.53:53"]) == ["dns:ping from 10.96.0.53:53"]
@@ -105,9 +114,14 @@ def test_service_without_endpoints_is_refused_others_unaffected(datapath: Datapa
     client, remote = lab.pod("client", "n1", 17), lab.pod("web", "n2", 19)
     lab.serve(remote)
     attach(datapath, client)
-    load(datapath, [service("web", "10.96.0.10", HTTP), service("empty", "10.96.0.13", HTTP)],
-         [endpoints("web", ["10.0.1.19"], TARGET), endpoints("empty", ["10.0.1.30"], TARGET,
-                                                             not_ready=("10.0.1.30",))])  # fmt: skip
+    load(
+        datapath,
+        [service("web", "10.96.0.10", HTTP), service("empty", "10.96.0.13", HTTP)],
+        [
+            endpoints("web", ["10.0.1.19"], TARGET),
+            endpoints("empty", ["10.0.1.30"], TARGET, not_ready=("10.0.1.30",)),
+        ],
+    )
     out = lab.probe(client, "http", ["10.96.0.13:80", "10.96.0.10:80"])
     assert out[0].startswith("ERR") and out[1] == "web", out
     assert datapath.maps.stats()["no_backend"] >= 1
@@ -137,8 +151,11 @@ def test_client_ip_affinity(datapath: Datapath, lab: ServiceLab) -> None:
     lab.serve(a)
     lab.serve(b)
     attach(datapath, client)
-    load(datapath, [service("sticky", "10.96.0.14", HTTP, affinity=60)],
-         [endpoints("sticky", ["10.0.1.18", "10.0.1.19"], TARGET)])  # fmt: skip
+    load(
+        datapath,
+        [service("sticky", "10.96.0.14", HTTP, affinity=60)],
+        [endpoints("sticky", ["10.0.1.18", "10.0.1.19"], TARGET)],
+    )
     answers = lab.probe(client, "http", ["10.96.0.14:80"] * 12)
     assert len(set(answers)) == 1 and answers[0] in ("a", "b"), answers
     assert datapath.maps.stats()["affinity_hit"] >= 11
