@@ -1,5 +1,7 @@
 """The one interface fipd uses to put a floating IP into a pod, whatever the node's mode.
 
+This module is the interface only (requests, results, the `Driver` protocol); it imports no
+driver. `bridge.make_driver` (the registry in bridge/__init__.py) builds the driver for a mode.
 Three modes implement `Driver` (one module each, as containernetworking/plugins does):
 
 - `bridge`  (`linuxbridge.py`): a host bridge per VLAN, the pod on a veth pair;
@@ -35,12 +37,7 @@ import enum
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network
-from typing import TYPE_CHECKING, Protocol
-
-from fip.core.errors import InvalidInput
-
-if TYPE_CHECKING:
-    from bridge.sriov import VfControl
+from typing import Protocol
 
 FaultHook = Callable[[str], None]
 
@@ -106,41 +103,10 @@ class Driver(Protocol):
     def check(self, req: PlugRequest, state: dict[str, str]) -> None: ...
 
 
-def make_driver(
-    mode: str,
-    parent: str,
-    *,
-    host_netns: str | None = None,
-    sriov_sysfs_root: str = "/sys",
-    sriov_vf_control: VfControl | None = None,
-    fault: FaultHook | None = None,
-) -> Driver:
-    """Build the driver for `mode` ("bridge", "macvlan", "sriov") over NIC `parent`.
+class VfControl(Protocol):
+    """SR-IOV: programs a VF through its PF (the NIC's embedded switch); `bridge.sriov` has the
+    netlink one, the lab (`lab.sriovfake`) one over its switch."""
 
-    `parent` is the node's uplink NIC (bridge, macvlan) or the SR-IOV physical function (sriov).
-    `sriov_sysfs_root` lets tests point the VF discovery at a fake tree
-    (`<root>/class/net/<pf>/device/virtfn<N>/net/<vf>`) and `sriov_vf_control` replaces the
-    netlink programming of VF MAC/VLAN through the PF (the lab's `lab.sriovfake` stands in for
-    the NIC's embedded switch). Nothing is touched until the first call.
-    """
-    try:
-        chosen = Mode(mode)
-    except ValueError:
-        raise InvalidInput(
-            "mode", mode, "is not a datapath mode", "use one of: " + ", ".join(m.value for m in Mode)
-        ) from None
-    if not parent:
-        raise InvalidInput("parent", parent, "is empty", "name the node's uplink NIC (or the SR-IOV PF)")
-    if chosen is Mode.BRIDGE:
-        from bridge.linuxbridge import BridgeDriver
+    def configure(self, pf: str, vf: int, mac: str, vlan: int) -> None: ...
 
-        return BridgeDriver(parent, host_netns=host_netns, fault=fault)
-    if chosen is Mode.MACVLAN:
-        from bridge.macvlan import MacvlanDriver
-
-        return MacvlanDriver(parent, host_netns=host_netns, fault=fault)
-    from bridge.sriov import SriovDriver
-
-    return SriovDriver(
-        parent, host_netns=host_netns, sysfs_root=sriov_sysfs_root, fault=fault, vf_control=sriov_vf_control
-    )
+    def reset(self, pf: str, vf: int) -> None: ...

@@ -24,16 +24,16 @@ namespaces: a move costs ~15 ms), then the pod side (`pod.configure`). All throu
 from __future__ import annotations
 
 import contextlib
-import socket
 import threading
 
 from bridge import pod
 from bridge.driver import FaultHook, PlugRequest, PlugResult
 from bridge.errors import CheckFailed, LinkNotFound
+from bridge.linkinfo import AF_INET, AF_INET6, RTPROT_KERNEL, Link
 from bridge.mac import pod_mac
 from bridge.names import host_bridge, host_veth, staging, vlan_parent
 from bridge.netlink import Address, Netlink, Route
-from bridge.rtnl import LinkInfo, Rtnl
+from bridge.rtnl import Rtnl
 from bridge.undo import UndoStack
 from bridge.unlink import delete_announced
 from bridge.uplink import ensure_vlan_parent
@@ -91,7 +91,7 @@ class BridgeDriver:
         }
         return PlugResult(req.ifname, mac, req.netns_path, host_if, state)
 
-    def _ready_bridge(self, host: Rtnl, br: str, vlan: int) -> LinkInfo | None:
+    def _ready_bridge(self, host: Rtnl, br: str, vlan: int) -> Link | None:
         """The VLAN's bridge when it is already complete (up, with its uplink as a port): the
         common case, checked with three cheap lookups; None sends plug down the full path."""
         bridge = host.link(br)
@@ -126,18 +126,16 @@ class BridgeDriver:
         addrs = [a for a in host.addresses(nic) if not a.ip.is_link_local]
         routes = [
             r
-            for fam in (socket.AF_INET, socket.AF_INET6)
+            for fam in (AF_INET, AF_INET6)
             for r in host.routes(fam)
-            if r.oif == nic and r.proto != 2 and not (r.dst is not None and r.dst.is_link_local)
+            if r.oif == nic and r.proto != RTPROT_KERNEL and not (r.dst is not None and r.dst.is_link_local)
         ]
 
         def restore() -> None:
             for a in addrs:
                 if not any(x.ip == a.ip for x in host.addresses(nic)):
                     host.add_address(nic, a.ip, a.prefix)
-            present = {
-                (r.dst, r.gateway, r.oif) for f in (socket.AF_INET, socket.AF_INET6) for r in host.routes(f)
-            }
+            present = {(r.dst, r.gateway, r.oif) for f in (AF_INET, AF_INET6) for r in host.routes(f)}
             for r in routes:
                 if (r.dst, r.gateway, r.oif) not in present:
                     host.add_route(r)
@@ -196,7 +194,7 @@ def _drop(host: Netlink, link: str, addrs: list[Address]) -> None:
         host.del_address(link, a.ip, a.prefix)
 
 
-def _pod_link(netns_path: str, ifname: str, kind: str, mac: str | None) -> LinkInfo | None:
+def _pod_link(netns_path: str, ifname: str, kind: str, mac: str | None) -> Link | None:
     """The pod's `ifname` if it is there, of our `kind` and (when known) with our `mac` — never a
     link someone else put there (None also when the netns is gone)."""
     try:

@@ -22,10 +22,11 @@ import os
 from bridge import pod
 from bridge.driver import FaultHook, PlugRequest, PlugResult
 from bridge.errors import CheckFailed, DatapathError, LinkNotFound
+from bridge.linkinfo import Link, netns_path
 from bridge.mac import pod_mac
 from bridge.names import staging, vlan_parent
-from bridge.netlink import Netlink, netns_path
-from bridge.rtnl import LinkInfo, Rtnl
+from bridge.netlink import Netlink
+from bridge.rtnl import Rtnl
 from bridge.undo import UndoStack
 from bridge.unlink import delete_announced
 from bridge.uplink import ensure_vlan_parent
@@ -72,7 +73,7 @@ class MacvlanDriver:
         state = {"mode": self.name, "lower": lower.name, "vlan": str(req.network.vlan), "mac": mac}
         return PlugResult(req.ifname, mac, req.netns_path, None, state)
 
-    def _ready_lower(self, host: Rtnl, vlan: int) -> LinkInfo | None:
+    def _ready_lower(self, host: Rtnl, vlan: int) -> Link | None:
         """The link the pods of `vlan` hang off when nothing has to be made (one lookup), else None."""
         if vlan == 0:
             found = host.link(self.parent)

@@ -2,8 +2,10 @@
 
 Everything else in fip talks to the kernel through `Netlink` (one rtnetlink socket bound to one
 network namespace) and the netns functions below, in plain types: names, `ipaddress` objects and
-the small frozen records `Link`, `Address`, `Route`, `Neighbour`. pyroute2's errors become
-`bridge.errors.NetlinkError` / `LinkNotFound` here, once, with `raise ... from`.
+the small frozen records `Link` (shared with `bridge.rtnl`, from `bridge.linkinfo`), `Address`,
+`Route`, `Neighbour`. pyroute2's errors become `bridge.errors.NetlinkError` / `LinkNotFound`
+here, once, with `raise ... from`, through the errno map both paths share
+(`bridge.linkinfo.kernel_error`).
 
 Namespaces are named (a file under /var/run/netns, as `ip netns` makes them) or given as a path
 (`/proc/<pid>/ns/net`). `None` means the caller's own namespace. Opening a `Netlink` on a missing
@@ -15,7 +17,6 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
-import socket
 from collections.abc import Iterator
 from dataclasses import dataclass
 from ipaddress import IPv4Address, IPv6Address, ip_address, ip_network
@@ -28,17 +29,26 @@ from pyroute2 import netns as _netns
 from pyroute2.netlink.exceptions import NetlinkError as _PyNetlinkError
 
 from bridge.errors import LinkNotFound, NetlinkError
+from bridge.linkinfo import (
+    AF_INET,
+    IFA_F_NODAD,
+    IFF_UP,
+    NUD_PERMANENT,
+    RT_TABLE_MAIN,
+    RTN_UNICAST,
+    RTPROT_BOOT,
+    Link,
+    kernel_error,
+    netns_path,
+)
+
+__all__ = [
+    "Address", "Link", "Neighbour", "Netlink", "Route",
+    "create_netns", "list_netns", "netns_path", "remove_netns",
+]  # fmt: skip
 
 IPAddr = IPv4Address | IPv6Address
 IPNet = _V4Net | _V6Net
-NETNS_RUN_DIR = "/var/run/netns"
-_IFF_UP = 0x1
-RT_TABLE_MAIN = 254
-
-
-def netns_path(netns: str) -> str:
-    """A namespace name → its file; paths pass through."""
-    return netns if "/" in netns else f"{NETNS_RUN_DIR}/{netns}"
 
 
 @contextlib.contextmanager
@@ -47,16 +57,9 @@ def _kernel(op: str, target: str) -> Iterator[None]:
     try:
         yield
     except _PyNetlinkError as exc:
-        reason = os.strerror(exc.code) if exc.code else str(exc)
-        if exc.code in (errno.ENODEV, errno.ENOENT):
-            raise LinkNotFound(op, target, reason, "check the name and the namespace", exc.code) from exc
-        raise NetlinkError(op, target, reason, code=exc.code) from exc
+        raise kernel_error(op, target, exc.code, "" if exc.code else str(exc)) from exc
     except OSError as exc:
-        if exc.errno in (errno.ENOENT, errno.ENODEV):
-            raise LinkNotFound(
-                op, target, exc.strerror or str(exc), "check the name and the namespace"
-            ) from exc
-        raise NetlinkError(op, target, str(exc), code=exc.errno) from exc
+        raise kernel_error(op, target, exc.errno, exc.strerror or str(exc)) from exc
 
 
 def create_netns(name: str) -> None:
@@ -81,19 +84,6 @@ def list_netns() -> list[str]:
 
 
 @dataclass(frozen=True, slots=True)
-class Link:
-    index: int
-    name: str
-    kind: str  # "" for plain devices (e.g. a real NIC)
-    mac: str
-    mtu: int
-    up: bool
-    master: int | None  # ifindex of the bridge this link is enslaved to
-    parent: int | None  # IFLA_LINK: the lower device of a vlan / macvlan / veth peer
-    vlan_id: int | None
-
-
-@dataclass(frozen=True, slots=True)
 class Address:
     ifname: str
     ip: IPAddr
@@ -109,9 +99,9 @@ class Route:
     gateway: IPAddr | None = None
     metric: int | None = None
     prefsrc: IPAddr | None = None
-    proto: int = 3  # RTPROT_BOOT, what `ip route add` uses; 2 = kernel (derived from an address)
+    proto: int = RTPROT_BOOT  # what `ip route add` uses; RTPROT_KERNEL: derived from an address
     scope: int = 0
-    family: int = socket.AF_INET
+    family: int = AF_INET
 
 
 @dataclass(frozen=True, slots=True)
@@ -280,7 +270,7 @@ class Netlink:
         index = self.require(name).index
         kw: dict[str, Any] = {}
         if ip.version == 6:
-            kw["flags"] = 0x02  # IFA_F_NODAD: the floating IP must work right away
+            kw["flags"] = IFA_F_NODAD  # the floating IP must work right away
         with _kernel("add address", self._where(f"{ip}/{prefix} on {name}")):
             self._ipr.addr("add", index=index, address=str(ip), prefixlen=prefix, **kw)
 
@@ -299,14 +289,14 @@ class Netlink:
 
     # ---- routes --------------------------------------------------------------------------
 
-    def routes(self, family: int = socket.AF_INET) -> list[Route]:
+    def routes(self, family: int = AF_INET) -> list[Route]:
         """Unicast routes of the main table."""
         names = {lk.index: lk.name for lk in self.links()}
         with _kernel("list routes in", self.netns or "own namespace"):
             msgs = self._ipr.get_routes(family=family, table=RT_TABLE_MAIN)
         out = []
         for m in msgs:
-            if m["type"] != 1:  # RTN_UNICAST only
+            if m["type"] != RTN_UNICAST:
                 continue
             dst = m.get_attr("RTA_DST")
             gw = m.get_attr("RTA_GATEWAY")
@@ -328,9 +318,7 @@ class Netlink:
 
     def _route_args(self, route: Route) -> dict[str, Any]:
         kw: dict[str, Any] = {"family": route.family, "proto": route.proto, "scope": route.scope}
-        kw["dst"] = (
-            str(route.dst) if route.dst else ("0.0.0.0/0" if route.family == socket.AF_INET else "::/0")
-        )
+        kw["dst"] = str(route.dst) if route.dst else ("0.0.0.0/0" if route.family == AF_INET else "::/0")
         if route.oif:
             kw["oif"] = self.require(route.oif).index
         if route.gateway:
@@ -382,7 +370,7 @@ class Netlink:
             msgs = self._ipr.fdb("dump", master=br)
         out: dict[str, str] = {}
         for m in msgs:
-            if m.get_attr("NDA_MASTER") != br or m["state"] & 0x80:  # NUD_PERMANENT
+            if m.get_attr("NDA_MASTER") != br or m["state"] & NUD_PERMANENT:
                 continue
             out[m.get_attr("NDA_LLADDR")] = names.get(m["ifindex"], str(m["ifindex"]))
         return out
@@ -410,7 +398,7 @@ def _link(m: Any) -> Link:
         kind=kind,
         mac=m.get_attr("IFLA_ADDRESS") or "",
         mtu=m.get_attr("IFLA_MTU") or 0,
-        up=bool(m["flags"] & _IFF_UP),
+        up=bool(m["flags"] & IFF_UP),
         master=master or None,
         parent=parent or None,
         vlan_id=vid,

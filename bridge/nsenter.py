@@ -17,7 +17,7 @@ import os
 from collections.abc import Iterator
 
 from bridge.errors import DatapathError, LinkNotFound, NamespaceStuck
-from bridge.netlink import netns_path
+from bridge.linkinfo import netns_path
 
 __all__ = ["NamespaceStuck", "inside", "read_sysctl", "write_sysctl"]
 

@@ -14,11 +14,10 @@ SR-IOV pods, even if the pod later gets a more specific default).
 
 from __future__ import annotations
 
-import socket
-
 from bridge.driver import PlugRequest
 from bridge.errors import LinkNotFound
 from bridge.garp import announce
+from bridge.linkinfo import AF_INET, AF_INET6
 from bridge.netlink import Netlink, Route
 from bridge.nsenter import write_sysctl
 from bridge.rtnl import Rtnl
@@ -26,7 +25,7 @@ from bridge.undo import UndoStack
 
 
 def _family(req: PlugRequest) -> int:
-    return socket.AF_INET if req.network.ip.version == 4 else socket.AF_INET6
+    return AF_INET if req.network.ip.version == 4 else AF_INET6
 
 
 def wanted_routes(req: PlugRequest) -> list[Route]:

@@ -14,53 +14,72 @@ So the plug creates the pod's interface directly inside the pod namespace and ta
 namespace through one `Rtnl`. `bridge.netlink.Netlink` (pyroute2) stays for the rare and
 complex work: building a bridge, moving the node's addresses, VLAN sub-interfaces, SR-IOV, CHECK.
 
-Errors are those of `bridge.netlink` (`NetlinkError`, `LinkNotFound` for ENODEV/ENOENT), with the
-operation, the object and the namespace in the message. Not thread-safe: one request's thread
-owns an `Rtnl`.
+Errors, the `Link` record and the constants are `bridge.linkinfo`'s, shared with `bridge.netlink`
+(`NetlinkError`, `LinkNotFound` for ENODEV/ENOENT), with the operation, the object and the
+namespace in the message. This is the one module that opens AF_NETLINK sockets itself. Not
+thread-safe: one request's thread owns an `Rtnl`.
 """
 
 from __future__ import annotations
 
-import errno
 import os
 import socket
 import struct
-from dataclasses import dataclass
 from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network
 
 from bridge.errors import LinkNotFound, NetlinkError
+from bridge.linkinfo import (
+    AF_INET,
+    AF_INET6,
+    AF_UNSPEC,
+    IFA_ADDRESS,
+    IFA_F_NODAD,
+    IFA_LOCAL,
+    IFF_UP,
+    IFLA_ADDRESS,
+    IFLA_IFNAME,
+    IFLA_INFO_DATA,
+    IFLA_INFO_KIND,
+    IFLA_LINK,
+    IFLA_LINKINFO,
+    IFLA_MACVLAN_MODE,
+    IFLA_MASTER,
+    IFLA_MTU,
+    IFLA_NET_NS_FD,
+    IFLA_VLAN_ID,
+    MACVLAN_MODE_BRIDGE,
+    NLM_F_ACK,
+    NLM_F_CREATE,
+    NLM_F_EXCL,
+    NLM_F_REQUEST,
+    NLMSG_ERROR,
+    RT_TABLE_MAIN,
+    RTA_DST,
+    RTA_GATEWAY,
+    RTA_OIF,
+    RTM_DELLINK,
+    RTM_GETLINK,
+    RTM_NEWADDR,
+    RTM_NEWLINK,
+    RTM_NEWROUTE,
+    RTMGRP_LINK,
+    RTN_UNICAST,
+    RTPROT_BOOT,
+    VETH_INFO_PEER,
+    Link,
+    kernel_error,
+    netns_path,
+)
 from bridge.mac import mac_bytes
 from bridge.nsenter import inside
 
-RTM_NEWLINK, RTM_DELLINK, RTM_GETLINK = 16, 17, 18
-RTMGRP_LINK = 0x1
-RTM_NEWADDR, RTM_NEWROUTE = 20, 24
-NLMSG_ERROR = 2
-NLM_F_REQUEST, NLM_F_ACK, NLM_F_EXCL, NLM_F_CREATE = 0x1, 0x4, 0x200, 0x400
-IFLA_ADDRESS, IFLA_IFNAME, IFLA_MTU, IFLA_LINK, IFLA_MASTER, IFLA_LINKINFO = 1, 3, 4, 5, 10, 18
-IFLA_NET_NS_FD = 28
-IFLA_INFO_KIND, IFLA_INFO_DATA, VETH_INFO_PEER, IFLA_MACVLAN_MODE = 1, 2, 1, 1
-MACVLAN_MODE_BRIDGE = 4
-IFA_ADDRESS, IFA_LOCAL, IFA_F_NODAD = 1, 2, 0x02
-RTA_DST, RTA_OIF, RTA_GATEWAY = 1, 4, 5
-RT_TABLE_MAIN, RTPROT_BOOT, RTN_UNICAST = 254, 3, 1
-IFF_UP = 0x1
+# what other raw-netlink speakers (bpf.tc's traffic-control messages) build on
+__all__ = [
+    "NLM_F_ACK", "NLM_F_CREATE", "NLM_F_EXCL", "RTMGRP_LINK", "RTM_DELLINK", "Rtnl", "_attr", "_name", "_u32",
+]  # fmt: skip
+
 _HDR = struct.Struct("=IHHII")
 _IFINFO = struct.Struct("=BxHiII")
-_NF = (errno.ENODEV, errno.ENOENT)
-
-
-@dataclass(frozen=True, slots=True)
-class LinkInfo:
-    """What the hot path needs to know about a link."""
-
-    index: int
-    name: str
-    kind: str
-    mac: str
-    mtu: int
-    up: bool
-    master: int | None
 
 
 def _attr(kind: int, data: bytes) -> bytes:
@@ -77,7 +96,7 @@ def _u32(kind: int, value: int) -> bytes:
 
 
 def _ifinfo(index: int = 0, up: bool = False) -> bytes:
-    return _IFINFO.pack(socket.AF_UNSPEC, 0, index, IFF_UP if up else 0, IFF_UP if up else 0)
+    return _IFINFO.pack(AF_UNSPEC, 0, index, IFF_UP if up else 0, IFF_UP if up else 0)
 
 
 def _attrs(data: bytes) -> dict[int, bytes]:
@@ -149,14 +168,11 @@ class Rtnl:
                 code = -struct.unpack_from("=i", payload)[0]
                 if code == 0:
                     return None
-                reason = os.strerror(code)
-                if code in _NF:
-                    raise LinkNotFound(op, self.where(target), reason, "check the name and namespace", code)
-                raise NetlinkError(op, self.where(target), reason, code=code)
+                raise kernel_error(op, self.where(target), code)
 
     # ---- links ---------------------------------------------------------------------------
 
-    def link(self, name: str) -> LinkInfo | None:
+    def link(self, name: str) -> Link | None:
         """The link called `name`, or None."""
         try:
             reply = self._call(RTM_GETLINK, 0, _ifinfo() + _name(IFLA_IFNAME, name), "look up", name)
@@ -166,15 +182,18 @@ class Rtnl:
         _, _, index, flags, _ = _IFINFO.unpack_from(reply)
         attrs = _attrs(reply[16:])
         info = _attrs(attrs.get(IFLA_LINKINFO, b""))
-        master = attrs.get(IFLA_MASTER)
-        return LinkInfo(
+        kind = info.get(IFLA_INFO_KIND, b"").rstrip(b"\0").decode()
+        vid = _attrs(info.get(IFLA_INFO_DATA, b"")).get(IFLA_VLAN_ID) if kind == "vlan" else None
+        return Link(
             index=index,
             name=attrs[IFLA_IFNAME].rstrip(b"\0").decode(),
-            kind=info.get(IFLA_INFO_KIND, b"").rstrip(b"\0").decode(),
+            kind=kind,
             mac=":".join(f"{b:02x}" for b in attrs.get(IFLA_ADDRESS, b"")),
-            mtu=struct.unpack("=I", attrs[IFLA_MTU])[0] if IFLA_MTU in attrs else 0,
+            mtu=_u32_of(attrs.get(IFLA_MTU)) or 0,
             up=bool(flags & IFF_UP),
-            master=(struct.unpack("=I", master)[0] or None) if master else None,
+            master=_u32_of(attrs.get(IFLA_MASTER)),
+            parent=_u32_of(attrs.get(IFLA_LINK)),
+            vlan_id=struct.unpack("=H", vid[:2])[0] if vid else None,
         )
 
     def add_veth(
@@ -232,7 +251,7 @@ class Rtnl:
 
     def add_address(self, index: int, name: str, ip: IPv4Address | IPv6Address, prefix: int) -> None:
         """`ip/prefix` on link `index`; IPv6 without DAD (the floating IP must work at once)."""
-        fam = socket.AF_INET if ip.version == 4 else socket.AF_INET6
+        fam = AF_INET if ip.version == 4 else AF_INET6
         flags = IFA_F_NODAD if ip.version == 6 else 0
         body = struct.pack("=BBBBI", fam, prefix, flags, 0, index)
         body += _attr(IFA_LOCAL, ip.packed) + _attr(IFA_ADDRESS, ip.packed)
@@ -247,7 +266,7 @@ class Rtnl:
         gateway: IPv4Address | IPv6Address,
     ) -> None:
         """`dst` (None = default) via `gateway` dev `index`, main table, proto boot."""
-        fam = socket.AF_INET if gateway.version == 4 else socket.AF_INET6
+        fam = AF_INET if gateway.version == 4 else AF_INET6
         dst_len = dst.prefixlen if dst else 0
         body = struct.pack("=BBBBBBBBI", fam, dst_len, 0, 0, RT_TABLE_MAIN, RTPROT_BOOT, 0, RTN_UNICAST, 0)
         if dst is not None:
@@ -257,10 +276,14 @@ class Rtnl:
         self._call(RTM_NEWROUTE, NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL, body, "add route", target)
 
 
+def _u32_of(value: bytes | None) -> int | None:
+    """A u32 attribute, None when absent or 0 (no master, no lower device)."""
+    return (struct.unpack("=I", value[:4])[0] or None) if value else None
+
+
 def _open_netns(netns: str, op: str, target: str) -> int:
-    path = netns if "/" in netns else f"/var/run/netns/{netns}"
     try:
-        return os.open(path, os.O_RDONLY)
+        return os.open(netns_path(netns), os.O_RDONLY)
     except OSError as exc:
         reason = f"network namespace {netns}: {exc.strerror}"
         raise LinkNotFound(op, target, reason, "is the pod still there?", exc.errno) from None

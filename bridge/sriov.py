@@ -22,23 +22,16 @@ from __future__ import annotations
 import os
 import re
 import threading
-from typing import Protocol
 
 from bridge import pod
-from bridge.driver import FaultHook, PlugRequest, PlugResult
+from bridge.driver import FaultHook, PlugRequest, PlugResult, VfControl
 from bridge.errors import CheckFailed, LinkNotFound, NoFreeVF
 from bridge.mac import pod_mac
 from bridge.netlink import Netlink
 from bridge.rtnl import Rtnl
 from bridge.undo import UndoStack
 
-
-class VfControl(Protocol):
-    """Programs a VF through its PF (the NIC's embedded switch)."""
-
-    def configure(self, pf: str, vf: int, mac: str, vlan: int) -> None: ...
-
-    def reset(self, pf: str, vf: int) -> None: ...
+__all__ = ["NetlinkVfControl", "SriovDriver", "VfControl"]
 
 
 class NetlinkVfControl:

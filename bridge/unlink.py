@@ -22,12 +22,13 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import select
-import socket
 import threading
 
 from bridge.errors import LinkNotFound
-from bridge.rtnl import RTM_DELLINK, RTMGRP_LINK, Rtnl
+from bridge.linkinfo import AF_UNSPEC, RTM_DELLINK, RTMGRP_LINK
+from bridge.rtnl import Rtnl
 
 log = logging.getLogger(__name__)
 Watched = tuple[str | None, int]  # (netns or None for our own, ifindex)
@@ -66,7 +67,7 @@ class _Deletion:
         self.requester, self.index, self.name = requester, index, name
         self.outcome: bool | BaseException = False
         self.answered = threading.Event()
-        self._wake, self._signal = socket.socketpair()
+        self._wake, self._signal = os.pipe()  # the helper thread's "done", for select
 
     def _work(self) -> None:
         try:
@@ -77,9 +78,9 @@ class _Deletion:
             if self.answered.is_set():  # the caller has answered already: only the log can tell
                 log.error("deleting %s failed after the kernel announced it gone: %s", self.name, exc)
         finally:
-            with contextlib.suppress(OSError):
-                self._signal.send(b"!")
-            self._signal.close()
+            with contextlib.suppress(OSError):  # EPIPE: the caller has stopped listening
+                os.write(self._signal, b"!")
+            os.close(self._signal)
 
     def wait(self, watchers: dict[str | None, Rtnl], pending: set[Watched]) -> bool:
         threading.Thread(target=self._work, name=f"delete {self.name}", daemon=True).start()
@@ -87,8 +88,8 @@ class _Deletion:
         wake = self._wake
         try:
             while pending:
-                ready, _, _ = select.select([wake.fileno(), *listening], [], [])
-                if wake.fileno() in ready:
+                ready, _, _ = select.select([wake, *listening], [], [])
+                if wake in ready:
                     break
                 for fd in ready:
                     ns, nl = listening[fd]
@@ -99,14 +100,14 @@ class _Deletion:
                         del listening[fd]
                         continue
                     for mtype, family, idx in events:
-                        if mtype == RTM_DELLINK and family == socket.AF_UNSPEC:
+                        if mtype == RTM_DELLINK and family == AF_UNSPEC:
                             pending.discard((ns, idx))
             if not pending:
                 self.answered.set()
                 return True
-            wake.recv(1)
+            os.read(wake, 1)
         finally:
-            wake.close()
+            os.close(wake)
         if isinstance(self.outcome, BaseException):
             raise self.outcome
         return self.outcome

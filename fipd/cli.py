@@ -126,7 +126,7 @@ def node_settings(args: argparse.Namespace, node: dict[str, Any]) -> None:
 
 def build(args: argparse.Namespace) -> Wiring:
     """(daemon, server, pod cache or None), wired from the arguments; nothing is served yet."""
-    from bridge.driver import make_driver
+    from bridge import make_driver
     from fip.kube.client import KubeClient
     from fip.kube.errors import NotFound
     from fip.kube.resources import SUBNETS

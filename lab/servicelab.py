@@ -28,7 +28,8 @@ from ipaddress import IPv4Address, ip_address, ip_network
 from pathlib import Path
 from types import TracebackType
 
-from bridge.driver import PlugRequest, PodNetwork, make_driver
+from bridge import make_driver
+from bridge.driver import PlugRequest, PodNetwork
 from lab.network import LabNetwork, Node
 
 SUBNET = ip_network("10.0.1.0/24")

@@ -18,7 +18,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from ipaddress import ip_address, ip_network
 
-from bridge.driver import Driver, FaultHook, PlugRequest, PodNetwork, make_driver
+from bridge import make_driver
+from bridge.driver import Driver, FaultHook, PlugRequest, PodNetwork
 from bridge.netlink import Netlink, Route
 from lab.network import LabNetwork, Node, unique_prefix
 from lab.sriovfake import FakeEswitch, fake_sriov_nic

@@ -16,7 +16,8 @@ from ipaddress import ip_address, ip_network
 
 import pytest
 
-from bridge.driver import PlugRequest, PodNetwork, make_driver
+from bridge import make_driver
+from bridge.driver import PlugRequest, PodNetwork
 from bridge.garp import announce
 from lab.network import LabNetwork, unique_prefix
 

@@ -30,7 +30,8 @@ from pathlib import Path
 
 import pytest
 
-from bridge.driver import Driver, PlugRequest, PodNetwork, make_driver
+from bridge import make_driver
+from bridge.driver import Driver, PlugRequest, PodNetwork
 from bridge.garp import announce
 from bridge.nsenter import write_sysctl
 from lab.network import LabNetwork, Node, unique_prefix

@@ -16,7 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from bridge.driver import PlugRequest, PodNetwork, make_driver
+from bridge import make_driver
+from bridge.driver import PlugRequest, PodNetwork
 from lab.network import LabNetwork, unique_prefix
 from lab.sriovfake import fake_sriov_nic
 

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bridge.driver import make_driver
+from bridge import make_driver
 from bridge.garp import arp_announcement, neighbour_advertisement
 from bridge.mac import mac_bytes, pod_mac
 from bridge.names import IFNAMSIZ, host_bridge, host_veth, staging, vlan_parent
