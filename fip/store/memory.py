@@ -123,6 +123,7 @@ class MemoryStore:
         self._initialised = False
         self._rebuilding = False
         self._incarnation = secrets.token_hex(8)
+        self._verified = ""
 
     @contextmanager
     def _locked(self) -> Iterator[None]:
@@ -384,6 +385,10 @@ class MemoryStore:
         with self._locked():
             return self._incarnation
 
+    def verified_identity(self) -> str:
+        with self._locked():
+            return self._verified
+
     def check_intact(self) -> None:
         with self._locked():
             if self._rebuilding:
@@ -407,6 +412,7 @@ class MemoryStore:
                 sp.enabled = True
             self._initialised = True
             self._rebuilding = False
+            self._verified = self._incarnation
 
     def lose_state(self) -> None:
         """Test hook: forget everything, like a Redis that restarted empty (new identity)."""
@@ -415,4 +421,11 @@ class MemoryStore:
             self._pool_subnet.clear()
             self._initialised = False
             self._rebuilding = False
+            self._incarnation = secrets.token_hex(8)
+            self._verified = ""
+
+    def restart(self) -> None:
+        """Test hook: a new incarnation that kept its data (a Redis restarted from its AOF, or a
+        promoted replica that had every write): only the identity changes."""
+        with self._locked():
             self._incarnation = secrets.token_hex(8)

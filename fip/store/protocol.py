@@ -125,6 +125,12 @@ class Store(Protocol):
         replica: events after which the last acknowledged writes may be gone even though the
         marker survived. The controllers rebuild from Kubernetes when it changes."""
 
+    def verified_identity(self) -> str:
+        """The `server_identity` recorded by the last `finish_rebuild` (or first `initialise`),
+        kept in the store itself: "" when none was recorded. When it differs from
+        `server_identity()`, the server restarted or failed over since the state was last
+        known complete, whoever was watching at the time."""
+
     def check_intact(self) -> None:
         """Raise StateLost if the backing state was lost since initialisation (marker gone,
         new empty server) and no rebuild has been declared finished."""
@@ -133,7 +139,8 @@ class Store(Protocol):
         """Declare a rebuild started: allocation stays refused, rebuild writes are allowed."""
 
     def finish_rebuild(self) -> None:
-        """Declare a rebuild finished: write a fresh marker, allocation resumes."""
+        """Declare a rebuild finished: write a fresh marker and the verified identity;
+        allocation resumes."""
 
     def record(self, rec: AllocationRecord) -> AllocationRecord:
         """Rebuild path: write a record observed in Kubernetes (pod annotation). Refused with

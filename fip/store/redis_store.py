@@ -6,9 +6,10 @@ whose keys share the hash tag `{<subnet>}`, so the same code runs on Redis Clust
 path is one FCALL per allocate and one per release/bind/reserve.
 
 Global keys (tag `{fip}`): `fip:{fip}:marker` (generation written by `initialise` /
-`finish_rebuild`), `fip:{fip}:rebuilding`, `fip:{fip}:subnets` (set of names), `fip:{fip}:pools`
-(hash pool -> subnet). Steps that touch a subnet and a global key (put_subnet, delete_subnet,
-put_pool, the rebuild bracket) are idempotent and safe to retry, not atomic.
+`finish_rebuild`), `fip:{fip}:identity` (the server identity then), `fip:{fip}:rebuilding`,
+`fip:{fip}:subnets` (set of names), `fip:{fip}:pools` (hash pool -> subnet). Steps that touch a
+subnet and a global key (put_subnet, delete_subnet, put_pool, the rebuild bracket) are
+idempotent and safe to retry, not atomic.
 
 Loss detection: each subnet carries a copy of the generation (`gen`); the allocate function
 refuses when it is empty (subnet re-created after a loss, or a rebuild in progress) or when the
@@ -50,6 +51,7 @@ MARKER = "fip:{fip}:marker"
 REBUILDING = "fip:{fip}:rebuilding"
 SUBNETS = "fip:{fip}:subnets"
 POOLS = "fip:{fip}:pools"
+IDENTITY = "fip:{fip}:identity"
 NO_MARKER = "marker missing: the server restarted empty or was flushed"
 
 
@@ -463,6 +465,10 @@ class RedisStore:
                 self._r.connection_pool.get_master_address()  # resets the pool on a new master
             return str(self._r.info("server").get("run_id", ""))
 
+    def verified_identity(self) -> str:
+        with self._guard():
+            return str(self._r.get(IDENTITY) or "")
+
     def check_intact(self) -> None:
         """Marker present, no rebuild running, and every registered subnet still allocating
         (a Redis Cluster shard that restarted empty loses its subnets but not the marker)."""
@@ -499,6 +505,8 @@ class RedisStore:
         with self._guard():
             self._r.set(REBUILDING, "1")
         self._stamp(gen)
+        identity = self.server_identity()
         with self._guard():
             self._r.set(MARKER, gen)
+            self._r.set(IDENTITY, identity)
             self._r.delete(REBUILDING)

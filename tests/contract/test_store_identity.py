@@ -61,3 +61,30 @@ def test_sentinel_failover_changes_identity() -> None:
         assert store.get("dc1-a", held.ip) == held
         assert store.allocate(req(pod("b"), "u2")).ip != held.ip
         store.close()
+
+
+def test_verified_identity_is_recorded_by_finish_rebuild(backend: Backend) -> None:
+    store = backend.store
+    assert store.verified_identity() == store.server_identity()  # written by initialise
+    store.begin_rebuild()
+    store.finish_rebuild()
+    assert store.verified_identity() == store.server_identity()
+    backend.lose()
+    assert store.verified_identity() == ""
+
+
+def test_restart_leaves_the_old_verified_identity() -> None:
+    with RedisServer(appendonly=True) as srv:
+        store = open_store(srv.url)
+        store.initialise()
+        verified = store.verified_identity()
+        srv.restart()
+        assert store.verified_identity() == verified != store.server_identity()
+        store.begin_rebuild()
+        store.finish_rebuild()
+        assert store.verified_identity() == store.server_identity()
+        store.close()
+    mem = MemoryStore()
+    mem.initialise()
+    mem.restart()
+    assert mem.verified_identity() != mem.server_identity()
