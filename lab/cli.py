@@ -16,6 +16,11 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "bench": ("lab.bench:main", "run a benchmark: fip-lab bench NAME [--json PATH] (NAME: ipam, cni, all)"),
     "apiserver": ("lab.apiserver.cli:main", "run the fake kube-apiserver (--listen, --kubeconfig-out)"),
     "workloads": ("lab.workloads.cli:main", "run the lab workload controllers (--kubeconfig)"),
+    "up": ("lab.cluster.cli:up_main", "start the whole system: fip-lab up [--config FILE] [--run-dir DIR]"),
+    "status": ("lab.cluster.cli:status_main", "health of every component of the lab (--run-dir DIR)"),
+    "down": ("lab.cluster.cli:down_main", "stop the lab and remove everything it made (--run-dir DIR)"),
+    "kubelet": ("lab.kubelet.cli:main", "run the kubelet stand-in of one node (used by fip-lab up)"),
+    "legacy-host": ("lab.cluster.legacy:main", "serve a legacy host's IP whitelist (used by fip-lab up)"),
     "scheduler": ("lab.scheduler.cli:main", "run the kube-scheduler stand-in (--kubeconfig, --config)"),
 }
 

@@ -1,0 +1,166 @@
+"""What `fip-lab up` runs: every component's command line, health probe and start stage.
+
+Stages start in order; each waits for its components' health before the next begins:
+
+    0  redis (AOF on), lab apiserver                    then: CRs applied, the store initialised
+    1  fip-extender (gunicorn), fip-controllers, one fipd per node, the legacy hosts' services
+    2  lab scheduler (deploy/kube-scheduler config), lab workload controllers, one kubelet per node
+
+`missing()` names the parts that do not exist in this tree yet (the `fip-extender` or
+`fip-controllers` command, the scheduler configuration): `up` refuses to start without them
+unless `--allow-missing`, and then says what runs without them. Without the extender the lab
+scheduler runs without extenders and the kubelets advertise `fip.io/ip` capacity (the resource
+is then an ordinary extended resource), so pods get bound but never get an IP.
+
+Everything a component writes lives under the run directory (`RunDir`); probes are plain data
+(`{"http": port, "path": ...}`, `{"redis": port}`, `{"socket": path}`) so `fip-lab status`, in
+another process, can run them again.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from lab.cluster.config import L2_LABEL, LabConfig
+from lab.cluster.health import Probe, both, executable, http_ok, redis_ping, socket_listening
+from lab.cluster.rundir import RunDir
+
+REPO = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent
+PY = sys.executable
+SCHEDULER_CONFIG = REPO / "deploy" / "kube-scheduler" / "scheduler-config.yaml"
+EXTENDER = BIN / "fip-extender"
+CONTROLLERS = BIN / "fip-controllers"
+FIPD = BIN / "fipd"
+UPLINK = "eth1"
+
+
+@dataclass
+class Spec:
+    name: str
+    stage: int
+    argv: list[str]
+    probe: dict[str, Any] | None = None
+    env: dict[str, str] = field(default_factory=dict)
+    pre: list[str] | None = None  # run (to completion) before every start, e.g. fipd install-cni
+
+
+def missing() -> list[str]:
+    out = []
+    if not executable(EXTENDER):
+        out.append(f"fip-extender (no {EXTENDER}: the scheduler extender is not built/installed)")
+    if not executable(CONTROLLERS):
+        out.append(f"fip-controllers (no {CONTROLLERS}: the release controllers are not built/installed)")
+    if not SCHEDULER_CONFIG.is_file():
+        out.append(f"kube-scheduler configuration ({SCHEDULER_CONFIG} does not exist)")
+    return out
+
+
+def probe_of(spec: dict[str, Any] | None) -> Probe | None:
+    if spec is None:
+        return None
+    parts: list[Probe] = []
+    if "http" in spec:
+        parts.append(http_ok(int(spec["http"]), str(spec.get("path", "/healthz"))))
+    if "redis" in spec:
+        parts.append(redis_ping(int(spec["redis"])))
+    if "socket" in spec:
+        parts.append(socket_listening(Path(spec["socket"])))
+    return both(*parts)
+
+
+def scheduler_config(run: RunDir, extender_port: int | None) -> Path:
+    """deploy/'s KubeSchedulerConfiguration pointed at the lab's extender (plain HTTP on
+    loopback: the lab does not issue the TLS client certificates); none without an extender."""
+    doc: dict[str, Any] = {
+        "apiVersion": "kubescheduler.config.k8s.io/v1",
+        "kind": "KubeSchedulerConfiguration",
+    }
+    if SCHEDULER_CONFIG.is_file() and extender_port is not None:
+        doc = yaml.safe_load(SCHEDULER_CONFIG.read_text())
+        for ext in doc.get("extenders") or []:
+            path = "/" + ext["urlPrefix"].split("://", 1)[1].partition("/")[2]
+            ext["urlPrefix"] = f"http://127.0.0.1:{extender_port}{path.rstrip('/')}"
+            ext["enableHTTPS"] = False
+            ext.pop("tlsConfig", None)
+    doc["clientConnection"] = {"kubeconfig": str(run.kubeconfig)}
+    target = run.root / "scheduler-config.yaml"
+    target.write_text(yaml.safe_dump(doc, sort_keys=False))
+    return target
+
+
+def plan(cfg: LabConfig, run: RunDir, ports: dict[str, int], node_netns: dict[str, str],
+         legacy_netns: dict[str, str]) -> list[Spec]:  # fmt: skip
+    kc = str(run.kubeconfig)
+    redis_url = f"redis://127.0.0.1:{ports['redis']}/0"
+    specs = [
+        Spec("redis", 0, ["redis-server", "--bind", "127.0.0.1", "--port", str(ports["redis"]), "--dir",
+                          str(run.mkdir("redis")), "--appendonly", "yes", "--appendfsync", "everysec",
+                          "--save", "", "--protected-mode", "yes", "--daemonize", "no"],
+             {"redis": ports["redis"]}),
+        Spec("apiserver", 0, [PY, "-m", "lab.cli", "apiserver", "--listen", f"127.0.0.1:{ports['apiserver']}",
+                              "--kubeconfig-out", kc], {"http": ports["apiserver"]}),
+    ]  # fmt: skip
+    have_extender = executable(EXTENDER) and SCHEDULER_CONFIG.is_file()
+    if have_extender:
+        specs.append(Spec(
+            "extender", 1,
+            [str(EXTENDER), "--redis-url", redis_url, "--listen", f"127.0.0.1:{ports['extender']}",
+             "--kubeconfig", kc, "--workers", "2"],
+            {"http": ports["extender"]}, env={"PROMETHEUS_MULTIPROC_DIR": str(run.mkdir("extender-metrics"))},
+        ))  # fmt: skip
+    if executable(CONTROLLERS):
+        specs.append(Spec("controllers", 1, [str(CONTROLLERS), "--kubeconfig", kc, "--redis-url", redis_url]))
+    for n in cfg.nodes:
+        d = run.node(n.name)
+        sock = d / "fipd.sock"
+        specs.append(Spec(
+            f"fipd-{n.name}", 1,
+            [str(FIPD), "--node", n.name, "--mode", n.mode, "--parent", UPLINK,
+             "--host-netns", node_netns[n.name], "--kubeconfig", kc, "--socket", str(sock),
+             "--state-dir", str(d / "fipd-state"),
+             "--service-cidr", str(cfg.service_cidr), "--redis-url", redis_url,
+             "--metrics-port", str(ports[f"fipd-{n.name}"])],
+            {"socket": str(sock), "http": ports[f"fipd-{n.name}"], "path": "/metrics"},
+            pre=[str(FIPD), "install-cni", "--bin-dir", str(d / "cni" / "bin"), "--conf-dir",
+                 str(d / "cni" / "net.d"), "--socket", str(sock)],
+        ))  # fmt: skip
+    for s in cfg.subnets:
+        if s.legacy is None:
+            continue
+        name = s.subnet.name
+        specs.append(Spec(
+            f"legacy-{name}", 1,
+            [PY, "-m", "lab.cluster.legacy", "--netns", legacy_netns[name], "--port", str(s.legacy.port),
+             "--allow-file", str(run.legacy_allow(name)), "--decisions", str(run.legacy_decisions(name))],
+        ))  # fmt: skip
+    sched = scheduler_config(run, ports["extender"] if have_extender else None)
+    specs.append(
+        Spec("scheduler", 2, [PY, "-m", "lab.cli", "scheduler", "--kubeconfig", kc, "--config", str(sched)])
+    )
+    specs.append(Spec("workloads", 2, [PY, "-m", "lab.cli", "workloads", "--kubeconfig", kc]))
+    for n in cfg.nodes:
+        d = run.node(n.name)
+        argv = [
+            PY, "-m", "lab.kubelet.cli", "--node", n.name, "--node-ip", str(n.ip), "--kubeconfig", kc,
+            "--netns-prefix", run.prefix, "--cni-conf-dir", str(d / "cni" / "net.d"),
+            "--cni-bin-dir", str(d / "cni" / "bin"), "--state-dir", str(d / "sandboxes"),
+            "--label", f"{L2_LABEL}={n.domain}", "--label", f"fip.io/mode={n.mode}",
+            "--annotation", f"fip.io/parent={UPLINK}", "--healthz-port", str(ports[f"kubelet-{n.name}"]),
+        ]  # fmt: skip
+        if not have_extender:
+            argv += ["--capacity", "fip.io/ip=110"]
+        specs.append(Spec(f"kubelet-{n.name}", 2, argv, {"http": ports[f"kubelet-{n.name}"]}))
+    return specs
+
+
+def port_names(cfg: LabConfig) -> list[str]:
+    names = ["redis", "apiserver", "extender"]
+    for n in cfg.nodes:
+        names += [f"fipd-{n.name}", f"kubelet-{n.name}"]
+    return names
