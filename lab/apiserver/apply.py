@@ -17,12 +17,14 @@ in process (`api.storage`) record nothing. Simplification: lists are atomic (own
 from __future__ import annotations
 
 import copy
+import json
 from typing import Any
 
 from lab.apiserver.status import APIError
 
 Obj = dict[str, Any]
 Path = tuple[str, ...]
+LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
 SKIP_META = {
     "name",
     "namespace",
@@ -134,9 +136,11 @@ def apply(existing: Obj | None, config: Obj, manager: str, *, force: bool, api_v
             continue
         for path in from_fields(e.get("fieldsV1") or {}) & new_paths:
             if get(existing, path) != get(config, path):
-                conflicts.append((e["manager"], path))
+                conflicts.append((f'"{e["manager"]}" using {e.get("apiVersion", api_version)}', path))
+    if conflicts and not force and manager == "kubectl":
+        force = all(path in _last_applied_paths(existing) for _, path in conflicts)
     if conflicts and not force:
-        shown = [f'conflict with "{m}": .{".".join(p)}' for m, p in sorted(conflicts)]
+        shown = [f"conflict with {m}: .{'.'.join(p)}" for m, p in sorted(conflicts)]
         raise APIError(
             409,
             "Conflict",
@@ -145,7 +149,7 @@ def apply(existing: Obj | None, config: Obj, manager: str, *, force: bool, api_v
                 "causes": [
                     {
                         "reason": "FieldManagerConflict",
-                        "message": f'conflict with "{m}"',
+                        "message": f"conflict with {m}",
                         "field": "." + ".".join(p),
                     }
                     for m, p in sorted(conflicts)
@@ -167,6 +171,18 @@ def apply(existing: Obj | None, config: Obj, manager: str, *, force: bool, api_v
     _merge(out, config)
     _set_entries(out, [*kept, _entry(manager, "Apply", api_version, now, new_paths)])
     return out
+
+
+def _last_applied_paths(obj: Obj) -> set[Path]:
+    """Fields of the client-side apply annotation: `kubectl apply --server-side` (manager
+    `kubectl`) may take them over without --force-conflicts, as kube-apiserver's last-applied
+    manager allows, so switching an object from client-side to server-side apply just works."""
+    text = ((obj.get("metadata") or {}).get("annotations") or {}).get(LAST_APPLIED)
+    try:
+        config = json.loads(text) if text else None
+    except ValueError:
+        return set()
+    return leaf_paths(config) if isinstance(config, dict) else set()
 
 
 def record_create(obj: Obj, manager: str, api_version: str, now: str) -> None:

@@ -56,6 +56,14 @@ def register(store: Store, obj: Obj) -> None:
         store.registry.add(t)
 
 
+def reregister(store: Store, old: Obj, new: Obj) -> None:
+    """An updated CRD: serve its versions as they are now (schema, printer columns, scale ...);
+    objects stay stored under the same group/resource."""
+    spec = old.get("spec") or {}
+    store.registry.remove_group_resource(spec.get("group", ""), (spec.get("names") or {}).get("plural", ""))
+    register(store, new)
+
+
 def unregister(store: Store, obj: Obj) -> None:
     spec = obj.get("spec") or {}
     group, plural = spec.get("group", ""), (spec.get("names") or {}).get("plural", "")

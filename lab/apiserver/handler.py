@@ -19,9 +19,22 @@ from typing import TYPE_CHECKING, Any
 import orjson
 import yaml
 
-from lab.apiserver import access, discovery, events, media, pods, routes, scale, schema, tables, validation
+from lab.apiserver import (
+    access,
+    discovery,
+    events,
+    fields,
+    media,
+    pods,
+    routes,
+    scale,
+    schema,
+    tables,
+    validation,
+)
 from lab.apiserver import apply as applying
 from lab.apiserver.deletion import DeleteOptions
+from lab.apiserver.openapi import serve as openapi
 from lab.apiserver.routes import Route
 from lab.apiserver.selectors import combine, field_matcher, label_matcher
 from lab.apiserver.status import APIError, bad_request, route_not_found, success
@@ -137,6 +150,16 @@ class Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(data)
 
+    def _send_bytes(self, code: int, data: bytes, headers: dict[str, str]) -> None:
+        self.send_response(code)
+        headers.setdefault("Content-Type", "application/json")
+        headers.setdefault("Cache-Control", "no-cache, private")
+        for k, v in headers.items():
+            self.send_header(k, v)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
     def _send_text(self, code: int, text: str) -> None:
         data = text.encode()
         self.send_response(code)
@@ -151,6 +174,10 @@ class Handler(BaseHTTPRequestHandler):
         api = self.api
         if segs and segs[0] == "_lab":
             return self._lab(method, segs[1:], body)
+        if method == "GET" and segs[:1] == ["openapi"]:
+            reply = openapi.answer(api.openapi, segs, query, self.headers.get("Accept"))
+            self._send_bytes(reply.code, reply.body, reply.headers)
+            return reply.code
         if method == "GET":
             static = self._static(segs)
             if static is not None:
@@ -397,12 +424,18 @@ class Handler(BaseHTTPRequestHandler):
             if unknown and mode == "Strict":
                 raise bad_request(", ".join(f".{p}: field not declared in schema" for p in unknown))
         else:
-            unknown = validation.unknown_fields(rt, body)
+            found = fields.check(rt.group, rt.version, rt.kind, body, drop=mode != "Strict")
+            if found is None:  # a kind without a generated definition: envelope fields only
+                unknown = validation.unknown_fields(rt, body)
+                validation.drop_fields(body, unknown)
+            else:
+                if found.type_error:
+                    raise validation.decode_error(rt, found.type_error)
+                unknown = found.unknown
             if unknown and mode == "Strict":
-                raise bad_request(
-                    "strict decoding error: " + ", ".join(f'unknown field "{p}"' for p in unknown)
+                raise validation.decode_error(
+                    rt, "strict decoding error: " + ", ".join(f'unknown field "{p}"' for p in unknown)
                 )
-            validation.drop_fields(body, unknown)
         if mode != "Ignore":
             self._warnings += [f'unknown field \\"{p}\\"' for p in unknown]
 
@@ -421,9 +454,14 @@ class Handler(BaseHTTPRequestHandler):
         body = self._decode(raw, patch=True)
         if route.subresource == "scale":
             return 200, scale.write(self.api.storage, route.rt, route.namespace, route.name, body, ptype)
+
+        def decode(patched: Obj) -> None:
+            if not route.subresource:
+                self._warnings += fields.check_patched(rt, patched, body, route.query)
+
         return 200, storage.patch_rt(
             rt, route.namespace, route.name, ptype, body, subresource=route.subresource, dry_run=dry,
-            manager=self._manager(route),
+            manager=self._manager(route), decode=decode,
         )  # fmt: skip
 
     def _apply(self, route: Route, raw: bytes, dry: bool) -> tuple[int, Obj]:
@@ -433,6 +471,8 @@ class Handler(BaseHTTPRequestHandler):
             raise bad_request("PATCH /apply requires fieldManager to be set")
         body = self._decode(raw, rt.kind, patch=True)
         validation.check_shape(rt, body)
+        if not route.subresource:
+            self._warnings += fields.check_applied(rt, body, route.query)
         if (body.get("metadata") or {}).get("name") not in (None, route.name):
             raise bad_request("the name of the object does not match the name on the URL")
         body.setdefault("metadata", {})["name"] = route.name

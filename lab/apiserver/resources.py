@@ -306,10 +306,12 @@ class Registry:
     def __init__(self, types: list[ResourceType]) -> None:
         self._by_gvr: dict[tuple[str, str, str], ResourceType] = {}
         self._by_name: dict[str, ResourceType] = {}
+        self.generation = 0  # bumped on every change: cached OpenAPI documents are rebuilt
         for t in types:
             self.add(t)
 
     def add(self, t: ResourceType) -> None:
+        self.generation += 1
         self._by_gvr[(t.group, t.version, t.plural)] = t
         for name in (t.key, t.plural, t.kind.lower(), t.singular, *t.short_names):
             if name:
@@ -317,6 +319,7 @@ class Registry:
         self._by_name[t.key] = t
 
     def remove_group_resource(self, group: str, plural: str) -> None:
+        self.generation += 1
         for gvr in [k for k in self._by_gvr if k[0] == group and k[2] == plural]:
             del self._by_gvr[gvr]
         for name in [n for n, t in self._by_name.items() if t.group == group and t.plural == plural]:

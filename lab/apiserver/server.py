@@ -27,6 +27,7 @@ from lab.apiserver import kubeconfig
 from lab.apiserver.control import Control
 from lab.apiserver.gc import Collector
 from lab.apiserver.handler import Handler
+from lab.apiserver.openapi import Documents
 from lab.apiserver.resources import BUILTIN, TAPP_CRD, Registry, from_crd, load_crds
 from lab.apiserver.storage import Storage
 
@@ -84,6 +85,7 @@ class APIServer:
             self.crds.append((TAPP_CRD, from_crd(TAPP_CRD)))
         self.registry = Registry(list(BUILTIN) + [t for _, ts in self.crds for t in ts])
         self.storage = Storage(self.registry, history_capacity=history)
+        self.openapi = Documents(self.registry)
         self.control = Control(self.storage)
         self.collector = Collector(self.storage)
         self.bookmark_interval = bookmark_interval

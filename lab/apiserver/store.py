@@ -16,6 +16,7 @@ deletion (`lab.apiserver.pods`); dependents are collected by ownerReference (`la
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import random
 import threading
@@ -389,8 +390,13 @@ class Store:
             if changed:
                 raise invalid(rt.kind, rt.group, om["name"], changed)
         validation.validate(rt, new)
-        if manager:  # a write through the API: record field ownership
+        rewritten = "managedFields" in meta and _fields_key(meta["managedFields"]) != _fields_key(
+            om.get("managedFields")
+        )
+        if manager and not rewritten:  # a write through the API: record field ownership
             applying.record_update(old, new, manager, rt.api_version, self.now())
+        elif rewritten and not meta["managedFields"]:  # [] resets ownership, as on the real server
+            meta.pop("managedFields")
         elif om.get("managedFields") and "managedFields" not in meta:
             meta["managedFields"] = om["managedFields"]
         if new == old:
@@ -406,7 +412,10 @@ class Store:
             gone = self._commit(rt, "DELETED", new, old)
             self._after_removed(rt, gone)
             return gone
-        return self._commit(rt, "MODIFIED", new, old)
+        stored = self._commit(rt, "MODIFIED", new, old)
+        if rt.kind == "CustomResourceDefinition" and stored.get("spec") != old.get("spec"):
+            crds.reregister(self, old, stored)
+        return stored
 
     def _deletion_done(self, rt: ResourceType, obj: Obj) -> bool:
         """An object with deletionTimestamp whose finalizers are gone: may it go now?"""
@@ -435,8 +444,10 @@ class Store:
         subresource: str = "",
         dry_run: bool = False,
         manager: str = "",
+        decode: Any = None,
     ) -> Obj:
-        """Apply a `json`, `merge` or `strategic` patch to the current object."""
+        """Apply a `json`, `merge` or `strategic` patch to the current object; `decode(patched)`,
+        if given, checks the result as the server's decoder would (`lab.apiserver.fields`)."""
         with self.lock:
             old = self.current(rt, ns or "", name)
             try:
@@ -465,6 +476,8 @@ class Store:
             if rv and rv != old["metadata"]["resourceVersion"]:
                 raise conflict(rt.plural, rt.group, name, STALE)
             validation.check_shape(rt, patched)
+            if decode is not None:
+                decode(patched)
             return self._write(rt, old, patched, subresource, dry_run, manager=manager)
 
     # ----- delete (lab.apiserver.deletion) and reads (lab.apiserver.listing) ----------------------
@@ -494,6 +507,20 @@ class Store:
 
     # the store is list_objects' first argument, so the function serves as the method as it is
     list_rt = listing.list_objects
+
+
+def _fields_key(entries: Any) -> Any:
+    """managedFields compared as the server compares them: times as instants, not spellings."""
+    if not isinstance(entries, list):
+        return entries
+    out = []
+    for entry in entries:
+        shown = entry
+        if isinstance(entry, dict) and isinstance(entry.get("time"), str):
+            with contextlib.suppress(APIError):
+                shown = {**entry, "time": timestamps.encode(entry["time"], timestamps.TIME)}
+        out.append(shown)
+    return out
 
 
 def _spec_of(obj: Obj) -> Obj:

@@ -158,7 +158,23 @@ def drop_fields(obj: Obj, paths: list[str]) -> None:
             obj.pop(head, None)
 
 
+RBAC_KINDS = {"Role", "ClusterRole", "RoleBinding", "ClusterRoleBinding"}
+
+
+def _path_segment_causes(name: str, field: str) -> list[Cause]:
+    """RBAC objects only need a valid path segment (`system:controller:x` is fine)."""
+    if name in (".", ".."):
+        return [(field, "FieldValueInvalid", f"Invalid value: \"{name}\": may not be '{name}'")]
+    return [
+        (field, "FieldValueInvalid", f"Invalid value: \"{name}\": may not contain '{bad}'")
+        for bad in ("/", "%")
+        if bad in name
+    ]
+
+
 def name_causes(rt: ResourceType, name: str, field: str = "metadata.name") -> list[Cause]:  # noqa: PLR0911
+    if rt.kind in RBAC_KINDS and rt.group == "rbac.authorization.k8s.io":
+        return _path_segment_causes(name, field)
     if rt.plural in LABEL_NAMES:
         if len(name) > 63:
             return [
