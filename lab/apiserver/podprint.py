@@ -10,8 +10,6 @@ containers that are ready and running, out of the containers plus restartable (s
 containers. RESTARTS is the sum, with `(5m ago)` after the last termination when known.
 """
 
-# ruff: noqa: E501  (cell rules read as one line each)
-
 from __future__ import annotations
 
 from typing import Any

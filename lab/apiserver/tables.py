@@ -13,8 +13,6 @@ nothing, a `PartialObjectMetadata` (kubectl reads namespace and labels from it f
 `--show-labels`), or the whole object (kubectl sends `Object` with `--sort-by`).
 """
 
-# ruff: noqa: E501  (messages are kube-apiserver's, verbatim)
-
 from __future__ import annotations
 
 from typing import Any
