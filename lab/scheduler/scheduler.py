@@ -32,7 +32,7 @@ from fip.kube.client import KubeClient
 from fip.kube.errors import KubeError
 from fip.kube.informer import Informer
 from fip.kube.resources import NODES, PODS, key_of
-from lab.scheduler import predicates
+from lab.scheduler import predicates, preempt
 from lab.scheduler.config import SchedulerConfig
 from lab.scheduler.events import EventRecorder, now_rfc3339
 from lab.scheduler.extender import MAX_EXTENDER_PRIORITY, MAX_NODE_SCORE, ExtenderError, HTTPExtender
@@ -118,6 +118,7 @@ class Scheduler:
         self.pods.add_handler(self._on_pod)
         self.nodes.add_handler(self._on_node)
         self.next_start_node_index = 0
+        self.last_statuses: dict[str, tuple[list[str], bool]] = {}  # of the last cycle (preemption)
         self.rng = random.Random(seed)  # noqa: S311 -- tie-breaking, not security
         self.events = EventRecorder(client, identity or f"default-scheduler-{socket.gethostname()}")
         self._assumed: dict[str, tuple[str, Obj]] = {}
@@ -188,6 +189,7 @@ class Scheduler:
         try:
             host = self.schedule_pod(pod)
         except FitError as e:
+            preempt.post_filter(self, pod, self.last_statuses)  # victims' deletion requeues the pod
             self._failed(key, pod, cycle, str(e), "Unschedulable")
             return
         except (ExtenderError, KubeError, NoNodesError) as e:
@@ -202,6 +204,7 @@ class Scheduler:
         if not nodes:
             raise NoNodesError("no nodes available to schedule pods")
         feasible, statuses = self.find_nodes_that_fit(pod, nodes)
+        self.last_statuses = statuses
         if not feasible:
             raise FitError(fit_error_message(len(nodes), statuses))
         if len(feasible) == 1:
