@@ -19,7 +19,7 @@ import sys
 import tempfile
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import yaml
@@ -111,28 +111,29 @@ class Extender:
             stdout=self._out, stderr=subprocess.STDOUT, env=env, start_new_session=True,
         )  # fmt: skip
 
-    def wait_ready(self, timeout: float = 30.0) -> None:
+    def wait_ready(self, timeout: float = 30.0, probe: Callable[[], bool] | None = None) -> None:
+        """Until /readyz answers 200 several times in a row (every worker must be ready, not
+        just the one that answered)."""
+        check = probe or self._ready_once
         deadline = time.monotonic() + timeout
-        last = ""
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise AssertionError(f"fip-extender exited {self.proc.returncode}: {self.log_tail()}")
-            try:
-                with urllib.request.urlopen(self.url + "/readyz", timeout=2) as resp:
-                    # every worker must be ready, not just the one that answered
-                    if resp.status == 200 and all(self._ready_once() for _ in range(6)):
-                        return
-            except OSError as err:
-                last = str(err)
+            if all(self._quiet(check) for _ in range(6)):
+                return
             time.sleep(0.2)
-        raise AssertionError(f"fip-extender not ready after {timeout}s ({last}): {self.log_tail()}")
+        raise AssertionError(f"fip-extender not ready after {timeout}s: {self.log_tail()}")
 
-    def _ready_once(self) -> bool:
+    @staticmethod
+    def _quiet(check: Callable[[], bool]) -> bool:
         try:
-            with urllib.request.urlopen(self.url + "/readyz", timeout=2) as resp:
-                return bool(resp.status == 200)
+            return check()
         except OSError:
             return False
+
+    def _ready_once(self) -> bool:
+        with urllib.request.urlopen(self.url + "/readyz", timeout=2) as resp:
+            return bool(resp.status == 200)
 
     def post(
         self, path: str, body: object, *, raw: bytes | None = None, headers: dict[str, str] | None = None
@@ -199,17 +200,15 @@ class Lab:
     def apply(self, *docs: str) -> None:
         fipctl(self.redis.url, "subnets", "apply", "-f", "-", stdin="---\n".join(docs))
 
-    def start_extender(self, workers: int = 2, extra: tuple[str, ...] = ()) -> Extender:
-        ext = Extender(
-            self.redis.url,
-            self.kubeconfig,
-            workers=workers,
-            extra=extra,
-            log=self.tmp / f"extender{len(self.extenders)}.log",
-        )
+    def start_extender(
+        self, workers: int = 2, extra: tuple[str, ...] = (), *, ready: bool = True
+    ) -> Extender:
+        log = self.tmp / f"extender{len(self.extenders)}.log"
+        ext = Extender(self.redis.url, self.kubeconfig, workers=workers, extra=extra, log=log)
         self.extenders.append(ext)
         self.stack.callback(ext.stop)
-        ext.wait_ready()
+        if ready:
+            ext.wait_ready()
         return ext
 
     def start_scheduler(self, ext: Extender, **changes: Any) -> Scheduler:
