@@ -22,6 +22,7 @@ from fip.core.errors import InvalidInput
 from fip.core.names import check_label, check_subdomain
 from fip.core.owner import OwnerKey, OwnerKind
 from fip.core.podowner import resolve_owner
+from fip.core.podrequest import GALAXY_POOL, POOL
 from fip.core.policy import ReleasePolicy, policy_from_annotations
 from fip.core.releaseplan import FINISHED_PHASES, LivePod, OwnerState
 
@@ -42,6 +43,7 @@ class PodView:
     policy: ReleasePolicy | None
     allocation: Allocation | None
     problems: tuple[str, ...] = ()
+    pool: str = ""
 
     @property
     def finished(self) -> bool:
@@ -83,6 +85,14 @@ def pod_view(pod: Mapping[str, Any], deployment_of: DeploymentOf) -> PodView:
             alloc = annotation.parse(annotations[annotation.KEY])
         except InvalidInput as err:
             problems.append(str(err))
+    pool = ""
+    if isinstance(annotations, Mapping):
+        key = POOL if POOL in annotations else GALAXY_POOL
+        if annotations.get(key) is not None:
+            try:
+                pool = check_subdomain(f"annotation {key}", annotations.get(key))
+            except InvalidInput as err:
+                problems.append(str(err))
     status, spec = _section(pod, "status"), _section(pod, "spec")
     phase = status.get("phase")
     node = spec.get("nodeName")
@@ -97,6 +107,7 @@ def pod_view(pod: Mapping[str, Any], deployment_of: DeploymentOf) -> PodView:
         policy=policy,
         allocation=alloc,
         problems=tuple(problems),
+        pool=pool,
     )
 
 

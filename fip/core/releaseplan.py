@@ -188,11 +188,21 @@ def _by_policy(owner: OwnerState, rec: AllocationRecord, why: str) -> Step:
     return Step(rec, keep if wanted else Action.RELEASE, f"{why}; policy immutable, {scope}")
 
 
+def wanted(owner: OwnerState, instance: str | None) -> bool:
+    """Whether an IP of `instance` (None for a Deployment's or bare pod's) is still wanted by
+    the owner, ignoring Deployment capacity (which needs all records; `plan` applies it)."""
+    return _wanted_instance(owner, instance)[0]
+
+
 def _wanted(owner: OwnerState, rec: AllocationRecord) -> tuple[bool, str]:
-    """Whether the record's instance is still part of the owner, and why (for the log)."""
+    return _wanted_instance(owner, rec.owner.instance)
+
+
+def _wanted_instance(owner: OwnerState, inst: str | None) -> tuple[bool, str]:
+    """Whether the instance is still part of the owner, and why (for the log)."""
     if not owner.exists:
         return False, f"{owner.key.kind.value} {owner.key.name} deleted"
-    kind, inst = owner.key.kind, rec.owner.instance
+    kind = owner.key.kind
     if kind is OwnerKind.STATEFULSET and inst is not None:
         top = owner.start + max(owner.replicas, 0)
         inside = owner.start <= int(inst) < top

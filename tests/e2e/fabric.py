@@ -27,10 +27,11 @@ from fip.core.annotation import KEY, Allocation, parse
 from fip.core.kubeview import deployment_index
 from fip.core.podowner import resolve
 from fip.core.record import IPState
+from fip.core.spec import subnet_to_resource
 from fip.core.subnet import Subnet
 from fip.kube.client import KubeClient
 from fip.kube.errors import KubeError
-from fip.kube.resources import PODS, REPLICASETS
+from fip.kube.resources import PODS, REPLICASETS, SUBNETS
 from fip.store.errors import StoreError
 from fip.store.protocol import AllocateRequest, Store
 
@@ -216,11 +217,20 @@ class Lab:
     `store_url` names the store (`memory://` by default); `kubeconfig` is written for processes
     (fipctl check, fip-controllers) that need one."""
 
-    def __init__(self, tmp: Path, store: Store, subnet: Subnet, *, workloads: bool = True) -> None:
+    def __init__(
+        self,
+        tmp: Path,
+        store: Store,
+        subnet: Subnet,
+        *,
+        workloads: bool = True,
+        subnet_resource: bool = False,
+    ) -> None:
         self.tmp = tmp
         self.store = store
         self.subnet = subnet
         self.workloads = workloads
+        self.subnet_resource = subnet_resource
         self._stack = contextlib.ExitStack()
 
     def __enter__(self) -> Lab:
@@ -233,7 +243,10 @@ class Lab:
             self.api.write_kubeconfig(self.kubeconfig)
             self.client = KubeClient.for_server(self.api.url)
             self._stack.callback(self.client.close)
-            self.store.put_subnet(self.subnet)
+            if self.subnet_resource:  # fip-controllers puts it into the store
+                self.client.create(SUBNETS, subnet_to_resource(self.subnet))
+            else:
+                self.store.put_subnet(self.subnet)
             if self.workloads:
                 self.manager = Manager(KubeClient.for_server(self.api.url), resync=2.0, max_retry_delay=1.0)
                 self.manager.start()
@@ -246,3 +259,22 @@ class Lab:
 
     def __exit__(self, *exc: object) -> None:
         self._stack.close()
+
+
+def controllers(lab: Lab, *, identity: str = "c1", period: float = 1.0, grace: float = 1.0) -> Any:
+    """fip-controllers in this process, quick settings; stopped with `.stop()`."""
+    from controllers.manager import Controllers
+
+    ctl = Controllers(
+        KubeClient.for_server(lab.api.url),
+        lab.store,
+        namespace="kube-system",
+        identity=identity,
+        period=period,
+        grace=grace,
+        lease_duration=3.0,
+        renew_deadline=2.0,
+        retry_period=0.5,
+        watch_period=0.2,
+    )
+    return ctl.start()
