@@ -91,7 +91,8 @@ int fip_tc_egress(struct __sk_buff *skb)
         bip = ct->ip;
         bport = ct->port;
         hairpin = ct->flags & CT_F_HAIRPIN;
-        ct->seen = now;
+        if (p.proto == IPPROTO_UDP)
+            ct->seen = now; /* TCP entries need no clock: a SYN always balances anew */
         fip_count(ST_NAT_EST);
     } else {
         struct ct_val orig = {}, reply = {};

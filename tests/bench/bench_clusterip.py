@@ -1,0 +1,302 @@
+"""ClusterIP benchmark: `fip-lab bench clusterip [--json PATH]`.
+
+Short connections (one HTTP request per TCP connection, wrk with `Connection: close`) from a pod
+to a ClusterIP while 100, 1,000 and 10,000 Services are defined, side by side in one run:
+
+    tc        macvlan pod on n1, fip's tc programs on its eth0 (bpf/tc_egress.c, tc_ingress.c)
+    sock      macvlan pod on n1, fip's cgroup connect4 program (socket mode), no tc programs
+    iptables  bridge-mode pod on n3 (fip's bridge driver: veth into fipbr0), kube-proxy's
+              iptables mode as it stands on a node: KUBE-SERVICES / KUBE-SVC-* / KUBE-SEP-* chains
+              in n3's namespace loaded with iptables-restore (Debian's iptables 1.8, nf_tables
+              backend), bridged pod traffic through them (br_netfilter, bridge-nf-call-iptables=1)
+    direct    macvlan pod on n1 without programs, connecting to the backend's IP (the limit)
+
+The backend is one macvlan pod on n2 running a small C responder (clusterip_httpd.c, built with
+cc, 2 worker processes), so the web server is not what is measured. Every Service points at it;
+the measured one sits in the middle of KUBE-SERVICES (kube-proxy checks that chain rule by rule:
+the first packet of each connection walks half of it). Each mode runs a warm-up, then
+FIP_BENCH_CLUSTERIP_ROUNDS (default 3) rounds of FIP_BENCH_CLUSTERIP_SECONDS (default 3) of wrk
+(1 thread, FIP_BENCH_CLUSTERIP_CONNS = 8 connections) each; modes alternate within each round
+and the median round counts (the lab machine is shared: one noisy moment must not decide).
+
+Figures: `<mode>_rps_<n>` and `<mode>_p50_us_<n>` / `<mode>_p99_us_<n>` (request latency as wrk
+reports it: connect + request + response); `tc_vs_iptables_10k`, `sock_vs_iptables_10k` (rate
+ratios at 10,000 Services), `tc_vs_direct`, `sock_vs_direct` (at 10,000), `tc_flatness`,
+`sock_flatness` (rate at 10,000 over rate at 100). Targets: the best fip mode >= 2.0 against
+iptables at 10k, >= 0.9 against direct, flatness >= 0.9.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import secrets
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from ipaddress import IPv4Address
+from pathlib import Path
+from typing import Any
+
+from bpf import netns, tc
+from bpf.loader import Datapath, Settings, remove_pins
+from bpf.maps import desired, plan
+from bridge.nsenter import write_sysctl
+from lab.network import unique_prefix
+from lab.servicelab import Pod, ServiceLab
+
+HERE = Path(__file__).resolve().parent
+SIZES = tuple(int(n) for n in os.environ.get("FIP_BENCH_CLUSTERIP_SIZES", "100,1000,10000").split(","))
+SECONDS = float(os.environ.get("FIP_BENCH_CLUSTERIP_SECONDS", "3"))
+CONNS = int(os.environ.get("FIP_BENCH_CLUSTERIP_CONNS", "8"))
+ROUNDS = int(os.environ.get("FIP_BENCH_CLUSTERIP_ROUNDS", "3"))
+CGROUP2 = "/sys/fs/cgroup/unified" if os.path.ismount("/sys/fs/cgroup/unified") else "/sys/fs/cgroup"
+BACKEND, BACKEND_PORT = "10.0.1.30", 8080
+POD_CIDR = "10.0.1.0/24"  # kube-proxy's --cluster-cidr: pod sources are not masqueraded
+MODES = ("direct", "tc", "sock", "iptables")
+LABEL = "kubernetes.io/service-name"
+
+
+def vip(i: int) -> str:
+    return str(IPv4Address("10.100.0.1") + i)  # inside 10.96.0.0/12, the pods' service route
+
+
+def backend_port(n: int) -> int:
+    """Each size talks to its own backend port. Why: a client's TCP timestamps carry an offset
+    hashed from the *destination it connected to* (the VIP); the backend keeps TIME_WAIT
+    entries (it closes first) with the last timestamp per 4-tuple, and a SYN reusing such a
+    tuple with a smaller timestamp (another VIP's offset) is not accepted (PAWS): the client
+    waits a 1 s SYN retransmission. With one port per size, sizes never share 4-tuples."""
+    return BACKEND_PORT + SIZES.index(n)
+
+
+def service_objects(n: int) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    services, slices = [], []
+    for i in range(n):
+        meta = {"namespace": "bench", "name": f"svc{i}"}
+        ports = [{"name": "http", "port": 80, "protocol": "TCP"}]
+        services.append(
+            {"metadata": meta, "spec": {"clusterIP": vip(i), "clusterIPs": [vip(i)], "ports": ports}}
+        )
+        slices.append(
+            {
+                "metadata": {"namespace": "bench", "name": f"svc{i}-x", "labels": {LABEL: f"svc{i}"}},
+                "addressType": "IPv4",
+                "endpoints": [{"addresses": [BACKEND], "conditions": {"ready": True}}],
+                "ports": [{"name": "http", "port": backend_port(n), "protocol": "TCP"}],
+            }
+        )
+    return services, slices
+
+
+def load_maps(dp: Datapath, n: int) -> float:
+    started = time.perf_counter()
+    current = dp.maps.read()
+    services, slices = service_objects(n)
+    ids = {fe: e.id for fe, e in current.services.items()}
+    want = desired(services, slices, ids=ids, limits=dp.settings.limits)
+    for step in plan(current, want.state):
+        if step.op == "put":
+            dp.maps.put(step.map, step.key, step.value)
+        else:
+            dp.maps.delete(step.map, step.key)
+    return time.perf_counter() - started
+
+
+def kube_proxy_rules(n: int) -> str:
+    """The nat table kube-proxy (iptables mode) writes for n one-endpoint Services."""
+    port = backend_port(n)
+    chains = [
+        ":KUBE-SERVICES - [0:0]",
+        ":KUBE-MARK-MASQ - [0:0]",
+        ":KUBE-POSTROUTING - [0:0]",
+        ":KUBE-NODEPORTS - [0:0]",
+    ]
+    rules = [
+        '-A PREROUTING -m comment --comment "kubernetes service portals" -j KUBE-SERVICES',
+        '-A OUTPUT -m comment --comment "kubernetes service portals" -j KUBE-SERVICES',
+        '-A POSTROUTING -m comment --comment "kubernetes postrouting rules" -j KUBE-POSTROUTING',
+        "-A KUBE-MARK-MASQ -j MARK --set-xmark 0x4000/0x4000",
+        "-A KUBE-POSTROUTING -m mark ! --mark 0x4000/0x4000 -j RETURN",
+        "-A KUBE-POSTROUTING -j MARK --set-xmark 0x4000/0x0",
+        '-A KUBE-POSTROUTING -m comment --comment "kubernetes service traffic requiring SNAT" '
+        "-j MASQUERADE --random-fully",
+    ]
+    for i in range(n):
+        svc, sep, name = f"KUBE-SVC-{i:016X}", f"KUBE-SEP-{i:016X}", f"bench/svc{i}:http"
+        chains += [f":{svc} - [0:0]", f":{sep} - [0:0]"]
+        rules += [
+            f'-A KUBE-SERVICES -d {vip(i)}/32 -p tcp -m comment --comment "{name} cluster IP" '
+            f"-m tcp --dport 80 -j {svc}",
+            f'-A {svc} ! -s {POD_CIDR} -d {vip(i)}/32 -p tcp -m comment --comment "{name} cluster IP" '
+            "-m tcp --dport 80 -j KUBE-MARK-MASQ",
+            f'-A {svc} -m comment --comment "{name} -> {BACKEND}:{port}" -j {sep}',
+            f'-A {sep} -s {BACKEND}/32 -m comment --comment "{name}" -j KUBE-MARK-MASQ',
+            f'-A {sep} -p tcp -m comment --comment "{name}" -m tcp -j DNAT --to-destination {BACKEND}:{port}',
+        ]
+    rules.append(
+        '-A KUBE-SERVICES -m comment --comment "kubernetes service nodeports; NOTE: this must be '
+        'the last rule in this chain" -m addrtype --dst-type LOCAL -j KUBE-NODEPORTS'
+    )
+    return "*nat\n" + "\n".join(chains + rules) + "\nCOMMIT\n"
+
+
+def load_iptables(node_netns: str, n: int) -> float:
+    started = time.perf_counter()
+    subprocess.run(
+        ["nsenter", f"--net=/var/run/netns/{node_netns}", "iptables-restore", "-w"],
+        input=kube_proxy_rules(n),
+        text=True,
+        check=True,
+        capture_output=True,
+    )
+    return time.perf_counter() - started
+
+
+_UNITS = {"us": 1.0, "ms": 1000.0, "s": 1e6}
+
+
+def wrk(lab: ServiceLab, pod: Pod, url: str, seconds: float, cgroup: str | None = None) -> dict[str, float]:
+    argv = [
+        "wrk",
+        "-t1",
+        f"-c{CONNS}",
+        f"-d{max(1, round(seconds))}s",
+        "--latency",
+        "-H",
+        "Connection: close",
+        url,
+    ]
+    out = lab.run(pod, *argv, cgroup=cgroup, timeout=seconds + 30)
+    if out.returncode != 0:
+        raise RuntimeError(f"wrk from {pod.name} to {url} failed: {out.stderr or out.stdout}")
+    text = out.stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", text).group(1))  # type: ignore[union-attr]
+    lat = {q: _us(re.search(rf"^\s+{q}%\s+([\d.]+)(us|ms|s)", text, re.M)) for q in ("50", "99")}
+    errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", text)
+    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", text)
+    bad = sum(int(g) for g in errors.groups()) if errors else 0
+    bad += int(non2xx.group(1)) if non2xx else 0
+    if rps == 0 or bad > rps * seconds * 0.01:
+        raise RuntimeError(f"wrk from {pod.name} to {url}: {bad} errors\n{text}")
+    return {"rps": rps, "p50_us": lat["50"], "p99_us": lat["99"]}
+
+
+def _us(found: re.Match[str] | None) -> float:
+    return float(found.group(1)) * _UNITS[found.group(2)] if found else 0.0
+
+
+def build_httpd(tmp: Path) -> Path:
+    binary = tmp / "httpd"
+    subprocess.run(["cc", "-O2", "-o", str(binary), str(HERE / "clusterip_httpd.c")], check=True)
+    return binary
+
+
+def run(json_path: str | None) -> dict[str, float]:
+    pins = f"/sys/fs/bpf/fip-bench-{secrets.token_hex(4)}"
+    cgroup = os.path.join(CGROUP2, f"fip-bench-{secrets.token_hex(4)}")
+    figures: dict[str, float] = {}
+    with tempfile.TemporaryDirectory(prefix="fip-bench-clusterip-") as tmp:
+        httpd = build_httpd(Path(tmp))
+        dp = Datapath.open(Settings(pin_dir=pins, services_max=max(SIZES) + 64, backends_max=max(SIZES) + 64))
+        os.mkdir(cgroup)
+        try:
+            with ServiceLab(unique_prefix("fipbench"), nodes=("n1", "n2", "n3")) as lab:
+                figures = _measure(lab, dp, httpd, cgroup)
+        finally:
+            dp.detach_cgroup(cgroup)
+            os.rmdir(cgroup)
+            dp.close()
+            remove_pins(pins)
+    _ratios(figures)
+    report(figures)
+    if json_path:
+        Path(json_path).write_text(json.dumps(figures, indent=2, sort_keys=True) + "\n")
+    return figures
+
+
+def _measure(lab: ServiceLab, dp: Datapath, httpd: Path, cgroup: str) -> dict[str, float]:
+    backend = lab.pod("backend", "n2", 30)
+    for n in SIZES:
+        proc = lab.popen(backend, [str(httpd), str(backend_port(n)), "2"])
+        assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
+    pods = {
+        "direct": lab.pod("direct", "n1", 16),
+        "tc": lab.pod("tcpod", "n1", 17),
+        "sock": lab.pod("sockpod", "n1", 18),
+        "iptables": lab.pod("iptpod", "n3", 20, mode="bridge"),
+    }
+    tc.attach(pods["tc"].path, "eth0", *dp.tc_fds())
+    dp.attach_cgroup(cgroup)
+    dp.maps.add_pod(netns.cookie(pods["sock"].path))
+    node3 = lab.nodes["n3"].netns
+    # what a kube-proxy node has: forwarding on, bridged pod traffic through iptables, and a route
+    # to the pods' subnet over the bridge (fip bridge mode puts the node on the pods' L2 segment)
+    write_sysctl(node3, "net.bridge.bridge-nf-call-iptables", "1")
+    write_sysctl(node3, "net.ipv4.ip_forward", "1")
+    route = ["ip", "route", "add", POD_CIDR, "dev", "fipbr0"]
+    subprocess.run(["nsenter", f"--net=/var/run/netns/{node3}", *route], check=True)
+    figures: dict[str, float] = {}
+    for n in SIZES:
+        figures[f"maps_load_s_{n}"] = load_maps(dp, n)
+        figures[f"iptables_load_s_{n}"] = load_iptables(node3, n)
+        target = f"http://{vip(n // 2)}/"
+        urls = {
+            "direct": f"http://{BACKEND}:{backend_port(n)}/",
+            "tc": target,
+            "sock": target,
+            "iptables": target,
+        }
+        for mode in MODES:  # warm-up: ARP, conntrack, caches
+            wrk(lab, pods[mode], urls[mode], 1, cgroup if mode == "sock" else None)
+        runs: dict[str, list[dict[str, float]]] = {mode: [] for mode in MODES}
+        for _ in range(ROUNDS):  # modes alternate, so a noisy moment hits all of them
+            for mode in MODES:
+                runs[mode].append(
+                    wrk(lab, pods[mode], urls[mode], SECONDS, cgroup if mode == "sock" else None)
+                )
+        for mode in MODES:
+            for key in ("rps", "p50_us", "p99_us"):
+                figures[f"{mode}_{key}_{n}"] = statistics.median(r[key] for r in runs[mode])
+            rates = " ".join(f"{r['rps']:.0f}" for r in runs[mode])
+            rate, p50 = figures[f"{mode}_rps_{n}"], figures[f"{mode}_p50_us_{n}"]
+            line = f"  {n:>6} services  {mode:<9} {rate:>7.0f} conn/s (rounds {rates})  p50 {p50:>5.0f} us"
+            print(line, file=sys.stderr, flush=True)
+    return figures
+
+
+def _ratios(f: dict[str, float]) -> None:
+    big, small = max(SIZES), min(SIZES)
+    for mode in ("tc", "sock"):
+        f[f"{mode}_vs_iptables_10k"] = f[f"{mode}_rps_{big}"] / f[f"iptables_rps_{big}"]
+        f[f"{mode}_vs_direct"] = f[f"{mode}_rps_{big}"] / f[f"direct_rps_{big}"]
+        f[f"{mode}_flatness"] = f[f"{mode}_rps_{big}"] / f[f"{mode}_rps_{small}"]
+    best = max(("tc", "sock"), key=lambda m: f[f"{m}_rps_{big}"])
+    f["targets_met"] = float(
+        f[f"{best}_vs_iptables_10k"] >= 2.0 and f[f"{best}_vs_direct"] >= 0.9 and f[f"{best}_flatness"] >= 0.9
+    )
+
+
+def report(f: dict[str, float]) -> None:
+    print(f"\nClusterIP short connections (median of {ROUNDS} x {SECONDS:g} s, {CONNS} connections, wrk)")
+    print(f"{'services':>9} " + " ".join(f"{m + ' conn/s':>15}" for m in MODES))
+    for n in SIZES:
+        print(f"{n:>9} " + " ".join(f"{f[f'{m}_rps_{n}']:>15.0f}" for m in MODES))
+    print(
+        f"{'p50 us':>9} "
+        + " ".join(f"{f[f'{m}_p50_us_{max(SIZES)}']:>15.0f}" for m in MODES)
+        + "  (at the largest size)"
+    )
+    for key, target in (
+        ("tc_vs_iptables_10k", ">= 2.0"),
+        ("sock_vs_iptables_10k", ">= 2.0"),
+        ("tc_vs_direct", ">= 0.9"),
+        ("sock_vs_direct", ">= 0.9"),
+        ("tc_flatness", ">= 0.9"),
+        ("sock_flatness", ">= 0.9"),
+    ):
+        print(f"{key:<22} {f[key]:6.2f}   target {target} (best fip mode)")
+    print(f"targets met: {'yes' if f['targets_met'] else 'no'}")
