@@ -7,7 +7,8 @@ packets until the new one is in, there is no gap. `detach` removes our filters a
 qdisc (idempotent: a missing interface or namespace is fine, the kernel removed them with it).
 
 Raw netlink (as `bridge.rtnl`, whose socket, request loop and error mapping this subclass reuses;
-the tc message encoding is ours) rather than pyroute2: ~0.1 ms per pod instead of ~5 ms, and only `bridge.netlink` may import pyroute2.
+the tc message encoding is ours) rather than pyroute2: ~0.1 ms per pod instead of ~5 ms, and
+only `bridge.netlink` may import pyroute2.
 """
 
 from __future__ import annotations
