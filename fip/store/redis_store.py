@@ -420,19 +420,37 @@ class RedisStore:
         return sorted(recs, key=lambda r: int(r.ip))
 
     def by_owner(self, owner: OwnerKey) -> list[AllocationRecord]:
-        out: list[AllocationRecord] = []
+        """Pipelined: a constant number of round trips however many subnets there are (the
+        extender asks this on every filter and bind; one round trip per subnet cost 30 ms at 200)."""
         key = owner.encode()
         with self._guard():
-            for subnet in sorted(self._r.smembers(SUBNETS)):
-                ips = set(self._r.smembers(_key(subnet, "o:" + key)))
+            subnets = sorted(self._r.smembers(SUBNETS))
+            pipe = self._r.pipeline(transaction=False)
+            for subnet in subnets:
+                pipe.smembers(_key(subnet, "o:" + key))
                 if owner.instance is None:
-                    for inst in self._r.smembers(_key(subnet, "w:" + key)):
-                        ips |= set(self._r.smembers(_key(subnet, "o:" + inst)))
-                if not ips:
-                    continue
-                hexes = sorted(ips)
-                raws = self._r.hmget(_key(subnet, "ip"), hexes)
-                out += [enc.decode_record(subnet, h, raw) for h, raw in zip(hexes, raws, strict=True) if raw]
+                    pipe.smembers(_key(subnet, "w:" + key))
+            replies = iter(pipe.execute())
+            found: dict[str, set[str]] = {}
+            instances: list[tuple[str, str]] = []
+            for subnet in subnets:
+                found[subnet] = set(next(replies))
+                if owner.instance is None:
+                    instances += [(subnet, inst) for inst in next(replies)]
+            if instances:
+                pipe = self._r.pipeline(transaction=False)
+                for subnet, inst in instances:
+                    pipe.smembers(_key(subnet, "o:" + inst))
+                for (subnet, _), ips in zip(instances, pipe.execute(), strict=True):
+                    found[subnet] |= set(ips)
+            wanted = [(subnet, sorted(ips)) for subnet, ips in found.items() if ips]
+            pipe = self._r.pipeline(transaction=False)
+            for subnet, hexes in wanted:
+                pipe.hmget(_key(subnet, "ip"), hexes)
+            raws = pipe.execute() if wanted else []
+        out: list[AllocationRecord] = []
+        for (subnet, hexes), values in zip(wanted, raws, strict=True):
+            out += [enc.decode_record(subnet, h, raw) for h, raw in zip(hexes, values, strict=True) if raw]
         return sorted(out, key=lambda r: (r.subnet, int(r.ip)))
 
     def by_pod(self, subnet: str, pod_uid: str) -> AllocationRecord | None:
