@@ -8,7 +8,8 @@ bind, fipd and the kubelet do for a pod, with the real store:
 - a pod being deleted is confirmed gone (DELETE with grace 0, the kubelet's step).
 A StatefulSet/TApp instance whose previous pod still holds an IP under another UID waits (as
 Galaxy's "waiting for delete event"): the controllers first reserve that IP for the instance,
-so the recreated pod gets it back.
+so the recreated pod gets it back. Likewise an immutable/never Deployment that holds `replicas`
+IPs with none reserved waits (Galaxy's "wait for releasing").
 
 Objects: `statefulset`, `deployment`, `tapp`, `bare_pod` build minimal valid manifests with the
 release policy in the pod template.
@@ -25,13 +26,15 @@ from typing import Any
 
 from fip.core.annotation import KEY, Allocation, parse
 from fip.core.kubeview import deployment_index
+from fip.core.owner import OwnerKind
 from fip.core.podowner import resolve
+from fip.core.policy import ReleasePolicy
 from fip.core.record import IPState
 from fip.core.spec import subnet_to_resource
 from fip.core.subnet import Subnet
 from fip.kube.client import KubeClient
 from fip.kube.errors import KubeError
-from fip.kube.resources import PODS, REPLICASETS, SUBNETS
+from fip.kube.resources import DEPLOYMENTS, PODS, REPLICASETS, SUBNETS
 from fip.store.errors import StoreError
 from fip.store.protocol import AllocateRequest, Store
 
@@ -161,6 +164,17 @@ class Fabric:
             held = [r for r in self.store.by_owner(who.owner) if r.pod_uid and r.pod_uid != meta["uid"]]
             if held:
                 return  # the previous pod's IP is not reserved yet: wait, as the extender does
+        elif who.owner.kind is OwnerKind.DEPLOYMENT and who.policy is not ReleasePolicy.POD:
+            # Galaxy's rule: a Deployment holding `replicas` IPs waits for one to be reserved
+            recs = self.store.by_owner(who.owner)
+            mine = any(r.pod_uid == meta["uid"] for r in recs)
+            free = any(r.state is IPState.RESERVED for r in recs)
+            try:
+                replicas = int(self.client.get(DEPLOYMENTS, who.owner.name, NS)["spec"].get("replicas", 1))
+            except KubeError:
+                return
+            if not mine and not free and len(recs) >= replicas:
+                return
         try:
             rec = self.store.allocate(
                 AllocateRequest(
