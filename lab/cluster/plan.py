@@ -12,6 +12,9 @@ unless `--allow-missing`, and then says what runs without them. Without the exte
 scheduler runs without extenders and the kubelets advertise `fip.io/ip` capacity (the resource
 is then an ordinary extended resource), so pods get bound but never get an IP.
 
+`FIP_LAB_FAULT=<component>` in the environment makes that component exit at once (how the tests
+check that a failed `up` removes everything and says which part failed).
+
 Everything a component writes lives under the run directory (`RunDir`); probes are plain data
 (`{"http": port, "path": ...}`, `{"redis": port}`, `{"socket": path}`) so `fip-lab status`, in
 another process, can run them again.
@@ -19,6 +22,7 @@ another process, can run them again.
 
 from __future__ import annotations
 
+import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,6 +42,7 @@ EXTENDER = BIN / "fip-extender"
 CONTROLLERS = BIN / "fip-controllers"
 FIPD = BIN / "fipd"
 UPLINK = "eth1"
+FAULT = "FIP_LAB_FAULT"  # names a component that must fail to start (tests of a failed `up`)
 
 
 @dataclass
@@ -115,7 +120,12 @@ def plan(cfg: LabConfig, run: RunDir, ports: dict[str, int], node_netns: dict[st
             {"http": ports["extender"]}, env={"PROMETHEUS_MULTIPROC_DIR": str(run.mkdir("extender-metrics"))},
         ))  # fmt: skip
     if executable(CONTROLLERS):
-        specs.append(Spec("controllers", 1, [str(CONTROLLERS), "--kubeconfig", kc, "--redis-url", redis_url]))
+        specs.append(Spec(
+            "controllers", 1,
+            [str(CONTROLLERS), "--kubeconfig", kc, "--redis-url", redis_url,
+             "--listen", f"127.0.0.1:{ports['controllers']}"],
+            {"http": ports["controllers"]},
+        ))  # fmt: skip
     for n in cfg.nodes:
         d = run.node(n.name)
         sock = d / "fipd.sock"
@@ -156,11 +166,19 @@ def plan(cfg: LabConfig, run: RunDir, ports: dict[str, int], node_netns: dict[st
         if not have_extender:
             argv += ["--capacity", "fip.io/ip=110"]
         specs.append(Spec(f"kubelet-{n.name}", 2, argv, {"http": ports[f"kubelet-{n.name}"]}))
+    fault = os.environ.get(FAULT, "")
+    for spec in specs:
+        if spec.name == fault:  # the test hook: this component exits at once, with a message
+            spec.argv = [
+                PY,
+                "-c",
+                f"import sys; sys.exit('{FAULT}={fault}: this component fails on purpose')",
+            ]
     return specs
 
 
 def port_names(cfg: LabConfig) -> list[str]:
-    names = ["redis", "apiserver", "extender"]
+    names = ["redis", "apiserver", "extender", "controllers"]
     for n in cfg.nodes:
         names += [f"fipd-{n.name}", f"kubelet-{n.name}"]
     return names
