@@ -105,3 +105,56 @@ def recreated(lab: Lab, name: str, old_uid: str, timeout: float = 20) -> str:
     return wait_for(
         lambda: ((u := uid_of(lab, name)) and u != old_uid and u) or None, timeout, f"{name} recreated"
     )
+
+
+class ControllerProcess:
+    """`fip-controllers` as a real process (the console script) against the lab and a Redis URL.
+    Logs go to `log`; `kill()` is SIGKILL (no Lease release), `stop()` SIGTERM."""
+
+    def __init__(self, lab: Lab, redis_url: str, log: Path, *, ident: str, period: float = 1.0) -> None:
+        import shutil
+        import subprocess
+        import sys
+
+        from lab.redisproc import free_port
+
+        self.port = free_port()
+        exe = shutil.which("fip-controllers", path=str(Path(sys.executable).parent)) or "fip-controllers"
+        argv = [exe, "--redis-url", redis_url, "--kubeconfig", lab.kubeconfig,
+                "--reconcile-period", str(period), "--grace", "1", "--listen", f"127.0.0.1:{self.port}",
+                "--lease-namespace", "kube-system", "--id", ident, "--lease-duration", "3"]  # fmt: skip
+        self.log = log
+        self._out = log.open("ab")
+        self.proc = subprocess.Popen(argv, stdout=self._out, stderr=subprocess.STDOUT)
+
+    def ready(self) -> bool:
+        import urllib.error
+        import urllib.request
+
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/readyz", timeout=1) as resp:
+                return bool(resp.status == 200)
+        except (urllib.error.URLError, OSError):
+            return False
+
+    def metrics(self) -> str:
+        import urllib.request
+
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/metrics", timeout=2) as resp:
+            return str(resp.read().decode())
+
+    def kill(self) -> None:
+        self.proc.kill()
+        self.proc.wait(10)
+        self._out.close()
+
+    def stop(self) -> int:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(15)
+            except Exception:
+                self.proc.kill()
+                self.proc.wait(5)
+        self._out.close()
+        return int(self.proc.returncode)
