@@ -140,7 +140,7 @@ class Generator:
         if typ == "object":
             if field in INT_OR_STRING:
                 return {"$ref": "#/definitions/io.k8s.apimachinery.pkg.util.intstr.IntOrString"}
-            return {"type": "object", "x-kubernetes-preserve-unknown-fields": True}
+            return {"x-kubernetes-preserve-unknown-fields": True}  # any JSON value (RawExtension, JSON)
         return {"$ref": "#/definitions/" + self.visit(typ, package)}
 
     def visit(self, cls_name: str, package: str) -> str:

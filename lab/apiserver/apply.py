@@ -163,7 +163,8 @@ def apply(existing: Obj | None, config: Obj, manager: str, *, force: bool, api_v
     for e in managed:
         if e is mine:
             continue
-        paths = from_fields(e.get("fieldsV1") or {}) - (new_paths if force else set())
+        # forced: the applier takes the conflicting fields; fields set to the same value are shared
+        paths = from_fields(e.get("fieldsV1") or {}) - {p for _, p in conflicts}
         others |= paths
         kept.append({**e, "fieldsV1": to_fields(paths)})
     for path in before - new_paths - others:

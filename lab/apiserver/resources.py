@@ -8,6 +8,7 @@ schema). A directory with no manifests is fine: the built-ins are still served.
 
 from __future__ import annotations
 
+import dataclasses
 import pathlib
 from dataclasses import dataclass, field
 from typing import Any
@@ -210,6 +211,18 @@ BUILTIN: tuple[ResourceType, ...] = (
     ),
 )
 
+# The `all` category (`kubectl get all`), as the real registries declare it.
+ALL_CATEGORY = {
+    "pods", "services", "deployments", "replicasets", "statefulsets", "daemonsets", "jobs", "cronjobs",
+    "horizontalpodautoscalers",
+}  # fmt: skip
+
+
+def _in_all(t: ResourceType) -> bool:
+    return t.plural in ALL_CATEGORY and t.group != "events.k8s.io"
+
+
+BUILTIN = tuple(dataclasses.replace(t, categories=("all",)) if _in_all(t) else t for t in BUILTIN)
 
 # tkestack/tapp ships only a v1beta1 CRD; this is its apiextensions.k8s.io/v1 equivalent (status and
 # scale subresources as in pkg/tapp/crd.go), installed at start-up unless deploy/crds has one.
