@@ -71,6 +71,7 @@ def up_main(argv: list[str]) -> int:
         "phase": "starting", "progress": "starting", "prefix": prefix, "config": str(args.config.resolve()),
         "ports": {name: free_port() for name in plan.port_names(cfg)}, "missing": plan.missing(),
         "created": datetime.now(UTC).isoformat(timespec="seconds"), "kubeconfig": str(run.kubeconfig),
+        "bpf_dir": plan.bpf_dir(prefix),
     }  # fmt: skip
     run.write(state)
     if args.foreground:

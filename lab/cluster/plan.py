@@ -55,6 +55,12 @@ class Spec:
     pre: list[str] | None = None  # run (to completion) before every start, e.g. fipd install-cni
 
 
+def bpf_dir(prefix: str) -> str:
+    """Where this lab's fipds pin their BPF maps (bpffs lives outside the run dir; `down`
+    removes this directory)."""
+    return f"/sys/fs/bpf/{prefix}"
+
+
 def missing() -> list[str]:
     out = []
     if not executable(EXTENDER):
@@ -135,7 +141,8 @@ def plan(cfg: LabConfig, run: RunDir, ports: dict[str, int], node_netns: dict[st
              "--host-netns", node_netns[n.name], "--kubeconfig", kc, "--socket", str(sock),
              "--state-dir", str(d / "fipd-state"),
              "--service-cidr", str(cfg.service_cidr), "--redis-url", redis_url,
-             "--metrics-port", str(ports[f"fipd-{n.name}"])],
+             "--metrics-port", str(ports[f"fipd-{n.name}"]),
+             "--bpf-pin-dir", f"{bpf_dir(run.prefix)}/{n.name}"],
             {"socket": str(sock), "http": ports[f"fipd-{n.name}"], "path": "/metrics"},
             pre=[str(FIPD), "install-cni", "--bin-dir", str(d / "cni" / "bin"), "--conf-dir",
                  str(d / "cni" / "net.d"), "--socket", str(sock)],
