@@ -19,12 +19,17 @@ Decisions a caller must know:
   are int64 (see `subnet_status`).
 - Pools (`parse_pool`, `pool_to_resource`, `check_pool`) live in `fip.core.poolspec` and are
   re-exported here.
+
+Containment and overlap are netaddr's (`IPNetwork`, `IPRange`, `IPSet`, see `fip.core.subnet`);
+where a check must name the two offenders, the sorted ranges or CIDRs are walked to find them.
 """
 
 from __future__ import annotations
 
 import itertools
 from collections.abc import Iterable, Mapping
+
+import netaddr
 
 from fip.core.addresses import parse_ip, parse_network, parse_range
 from fip.core.errors import InvalidInput
@@ -42,7 +47,17 @@ from fip.core.resource import (
     sequence,
     unique,
 )
-from fip.core.subnet import IPAddress, IPNetwork, IPRange, NodeSelection, Subnet, point_to_point
+from fip.core.subnet import (
+    IPAddress,
+    IPNetwork,
+    IPRange,
+    NodeSelection,
+    Subnet,
+    in_intervals,
+    intervals,
+    na_network,
+    point_to_point,
+)
 
 __all__ = [
     "INT64_MAX",
@@ -82,9 +97,12 @@ def _subnet(name: str, spec: Mapping[str, object]) -> Subnet:
     ranges = _ranges(spec.get("ranges", []), cidr)
     excluded = _addresses("spec.excluded", spec.get("excluded", []), cidr)
     reserved = _addresses("spec.reserved", spec.get("reserved", []), cidr)
+    covered = intervals(netaddr.IPSet(r.net for r in ranges))
+    starts = tuple(a for a, _ in covered)
+    excluded_set = frozenset(excluded)
     for i, ip in enumerate(reserved):
         field = f"spec.reserved[{i}]"
-        if ip in excluded:
+        if ip in excluded_set:
             raise InvalidInput(
                 field, str(ip), "is also in spec.excluded", "an address is excluded or reserved, not both"
             )
@@ -100,7 +118,7 @@ def _subnet(name: str, spec: Mapping[str, object]) -> Subnet:
                 f"is the {what} address of {cidr}, never handed out",
                 "remove it from spec.reserved",
             )
-        if ranges and not any(ip in r for r in ranges):
+        if ranges and not in_intervals(covered, starts, int(ip)):
             raise InvalidInput(
                 field,
                 str(ip),
@@ -113,7 +131,7 @@ def _subnet(name: str, spec: Mapping[str, object]) -> Subnet:
         gateway=gateway,
         vlan=vlan,
         ranges=ranges,
-        excluded=frozenset(excluded),
+        excluded=excluded_set,
         reserved=frozenset(reserved),
         nodes=_nodes(spec),
     )
@@ -155,9 +173,10 @@ def _check_gateway(gateway: IPAddress, cidr: IPNetwork) -> None:
 def _ranges(value: object, cidr: IPNetwork) -> tuple[IPRange, ...]:
     raw = sequence("spec.ranges", value, LIMITS["ranges"])
     parsed: list[tuple[IPRange, int]] = []
+    network = na_network(cidr)
     for i, item in enumerate(raw):
         r = parse_range(f"spec.ranges[{i}]", item)
-        if r.start.version != cidr.version or r.start not in cidr or r.end not in cidr:
+        if r.net not in network:  # netaddr: also False across families
             raise InvalidInput(
                 f"spec.ranges[{i}]",
                 item,
@@ -166,8 +185,11 @@ def _ranges(value: object, cidr: IPNetwork) -> tuple[IPRange, ...]:
             )
         parsed.append((r, i))
     parsed.sort()
+    if netaddr.IPSet(r.net for r, _ in parsed).size == sum(len(r) for r, _ in parsed):
+        return tuple(r for r, _ in parsed)
+    # they overlap; sorted by start, the first range that meets an earlier one meets the one before it
     for (a, i), (b, j) in itertools.pairwise(parsed):
-        if int(b.start) <= int(a.end):
+        if b.net.first <= a.net.last:
             raise InvalidInput(
                 f"spec.ranges[{j}]",
                 raw[j],
@@ -259,15 +281,19 @@ def subnet_status(usage: Usage) -> dict[str, int]:
 
 
 def check_no_overlap(subnets: Iterable[Subnet]) -> None:
-    """Reject two subnets with the same name or overlapping CIDRs (one L2 domain, one Subnet)."""
+    """Reject two subnets with the same name or overlapping CIDRs (one L2 domain, one Subnet).
+
+    Two CIDRs overlap only when one holds the other; in (family, network, prefix) order each CIDR
+    is checked against the earlier one reaching furthest, the only one that can hold it."""
     names: set[str] = set()
-    widest: dict[int, Subnet] = {}  # per family: the earlier subnet reaching furthest
+    widest: dict[int, tuple[Subnet, netaddr.IPNetwork]] = {}  # per family
     for s in sorted(subnets, key=lambda s: _net_order(s.cidr)):
         if s.name in names:
             raise InvalidInput("metadata.name", s.name, "names two subnets", "give each subnet its own name")
         names.add(s.name)
-        prev = widest.get(s.cidr.version)
-        if prev is not None and int(s.cidr.network_address) <= int(prev.cidr.broadcast_address):
+        net = na_network(s.cidr)
+        prev, prev_net = widest.get(s.cidr.version, (None, None))
+        if prev is not None and prev_net is not None and net in prev_net:
             raise InvalidInput(
                 "spec.cidr",
                 str(s.cidr),
@@ -275,5 +301,5 @@ def check_no_overlap(subnets: Iterable[Subnet]) -> None:
                 "give each subnet its own CIDR; one L2 domain is one Subnet",
                 where=f'Subnet "{s.name}"',
             )
-        if prev is None or int(s.cidr.broadcast_address) > int(prev.cidr.broadcast_address):
-            widest[s.cidr.version] = s
+        if prev_net is None or net.last > prev_net.last:
+            widest[s.cidr.version] = (s, net)

@@ -4,36 +4,86 @@ A `Subnet` is validated on construction by `fip.core.spec.parse_subnet`; code th
 directly must respect the invariants listed on the class. The allocator never walks addresses:
 it works on `allocatable()` — a short sorted tuple of disjoint, non-adjacent inclusive integer
 intervals — so a subnet of a million addresses costs the same as one of a thousand.
+
+The set arithmetic (ranges minus gateway, network, broadcast, excluded and reserved addresses;
+totals; range and CIDR containment) is netaddr's (`IPSet`, `IPRange`, `IPNetwork`). The model's
+own types stay `ipaddress` objects, which every other layer speaks, and netaddr's parser is never
+used (fip.core.addresses is stricter): values are handed to netaddr as integers with their family.
+A subnet computes its address sets once, on first use, and keeps them (a subnet is immutable);
+membership is a binary search over the resulting intervals.
 """
 
 from __future__ import annotations
 
+import bisect
 import ipaddress
+from collections.abc import Iterable
 from dataclasses import dataclass, field
+
+import netaddr
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+Intervals = tuple[tuple[int, int], ...]
+
+
+def na_address(ip: IPAddress) -> netaddr.IPAddress:
+    """`ip` as netaddr's type (by value and family: small IPv6 integers stay IPv6)."""
+    return netaddr.IPAddress(int(ip), ip.version)
+
+
+def na_network(net: IPNetwork) -> netaddr.IPNetwork:
+    return netaddr.IPNetwork((int(net.network_address), net.prefixlen), version=net.version)
+
+
+def na_set(ips: Iterable[IPAddress]) -> netaddr.IPSet:
+    return netaddr.IPSet(na_address(ip) for ip in ips)
+
+
+def intervals(ips: netaddr.IPSet) -> Intervals:
+    """`ips` as sorted, disjoint, non-adjacent inclusive integer intervals."""
+    return tuple((r.first, r.last) for r in ips.iter_ipranges())
+
+
+def in_intervals(spans: Intervals, starts: tuple[int, ...], n: int) -> bool:
+    """Whether `n` lies in `spans` (sorted; `starts` their first elements)."""
+    i = bisect.bisect_right(starts, n) - 1
+    return i >= 0 and n <= spans[i][1]
 
 
 @dataclass(frozen=True, order=True, slots=True)
 class IPRange:
-    """Inclusive range of addresses of one family, start <= end."""
+    """Inclusive range of addresses of one family, start <= end (netaddr refuses any other)."""
 
     start: IPAddress
     end: IPAddress
+    net: netaddr.IPRange = field(init=False, repr=False, compare=False, hash=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "net", netaddr.IPRange(na_address(self.start), na_address(self.end)))
 
     def __len__(self) -> int:
-        return int(self.end) - int(self.start) + 1
+        return int(self.net.size)
 
     def __contains__(self, ip: object) -> bool:
         return (
             isinstance(ip, ipaddress.IPv4Address | ipaddress.IPv6Address)
             and ip.version == self.start.version
-            and int(self.start) <= int(ip) <= int(self.end)
+            and na_address(ip) in self.net
         )
 
     def __str__(self) -> str:
         return str(self.start) if self.start == self.end else f"{self.start}-{self.end}"
+
+
+@dataclass(frozen=True, slots=True)
+class _Space:
+    """A subnet's address sets, computed once (see `Subnet._space`)."""
+
+    requestable: Intervals
+    starts: tuple[int, ...]
+    allocatable: Intervals
+    total: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,45 +126,55 @@ class Subnet:
     excluded: frozenset[IPAddress] = frozenset()
     reserved: frozenset[IPAddress] = frozenset()
     nodes: NodeSelection = field(default_factory=NodeSelection)
+    # the computed address sets: one entry once used (not part of the value: not compared, hashed
+    # or passed to the constructor, so `dataclasses.replace` starts afresh)
+    _derived: list[_Space] = field(default_factory=list, init=False, repr=False, compare=False, hash=False)
 
     @property
     def family(self) -> int:
         return self.cidr.version
 
-    def _unusable(self) -> set[int]:
+    def _unusable(self) -> set[IPAddress]:
         """Addresses never handed out by any path: the gateway, the network address (IPv6: the
         subnet-router anycast address) and the IPv4 broadcast address. Point-to-point subnets
         (IPv4 /31, RFC 3021; IPv6 /127, RFC 6164) have neither network nor broadcast address."""
-        bad = {int(self.gateway)}
+        bad = {self.gateway}
         if not point_to_point(self.cidr):
-            bad.add(int(self.cidr.network_address))
+            bad.add(self.cidr.network_address)
             if self.cidr.version == 4:
-                bad.add(int(self.cidr.broadcast_address))
+                bad.add(self.cidr.broadcast_address)
         return bad
 
-    def _base_intervals(self) -> list[tuple[int, int]]:
+    def _space(self) -> _Space:
+        """The ranges (or the whole CIDR) minus the unusable and excluded addresses are the
+        requestable ones; minus the reserved ones too, the allocatable ones."""
+        if self._derived:
+            return self._derived[0]
         if self.ranges:
-            return [(int(r.start), int(r.end)) for r in self.ranges]
-        return [(int(self.cidr.network_address), int(self.cidr.broadcast_address))]
+            base = netaddr.IPSet(r.net for r in self.ranges)
+        else:
+            base = netaddr.IPSet([na_network(self.cidr)])
+        requestable = base - na_set(self._unusable() | self.excluded)
+        allocatable = requestable - na_set(self.reserved)
+        spans = intervals(requestable)
+        space = _Space(spans, tuple(a for a, _ in spans), intervals(allocatable), int(requestable.size))
+        self._derived.append(space)
+        return space
 
-    def allocatable(self) -> tuple[tuple[int, int], ...]:
+    def allocatable(self) -> Intervals:
         """Sorted inclusive integer intervals handed out to anyone (no reserved IPs)."""
-        holes = sorted(self._unusable() | {int(i) for i in self.excluded | self.reserved})
-        return _subtract(self._base_intervals(), holes)
+        return self._space().allocatable
 
     def requestable(self, ip: IPAddress) -> bool:
         """Whether `ip` may be handed out when asked for by address (reserved IPs included)."""
         if ip.version != self.cidr.version or ip not in self.cidr:
             return False
-        n = int(ip)
-        if n in self._unusable() or ip in self.excluded:
-            return False
-        return any(a <= n <= b for a, b in self._base_intervals())
+        space = self._space()
+        return in_intervals(space.requestable, space.starts, int(ip))
 
     def total(self) -> int:
         """Addresses fip can ever hand out here: allocatable plus reserved-but-requestable."""
-        free = sum(b - a + 1 for a, b in self.allocatable())
-        return free + sum(1 for ip in self.reserved if self.requestable(ip))
+        return self._space().total
 
     def address(self, n: int) -> IPAddress:
         """The address with integer value `n` in this subnet's family (IPv6 even for small n)."""
@@ -124,33 +184,6 @@ class Subnet:
 def point_to_point(cidr: IPNetwork) -> bool:
     """IPv4 /31 and /32, IPv6 /127 and /128: every address is a host address."""
     return cidr.prefixlen >= cidr.max_prefixlen - 1
-
-
-def _subtract(intervals: list[tuple[int, int]], holes: list[int]) -> tuple[tuple[int, int], ...]:
-    """Remove sorted single addresses from sorted disjoint intervals; O(intervals + holes).
-    Adjacent pieces are merged, so the result is the unique shortest interval form."""
-    out: list[tuple[int, int]] = []
-
-    def emit(a: int, b: int) -> None:
-        if out and out[-1][1] + 1 == a:
-            out[-1] = (out[-1][0], b)
-        else:
-            out.append((a, b))
-
-    hi = 0
-    for a, b in sorted(intervals):
-        start = a
-        while hi < len(holes) and holes[hi] < a:
-            hi += 1
-        while hi < len(holes) and holes[hi] <= b:
-            h = holes[hi]
-            if h > start:
-                emit(start, h - 1)
-            start = h + 1
-            hi += 1
-        if start <= b:
-            emit(start, b)
-    return tuple(out)
 
 
 @dataclass(frozen=True, slots=True)
