@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from fip.core.annotation import KEY, Allocation, parse
+from fip.core.errors import FipError
 from fip.core.kubeview import deployment_index
 from fip.core.owner import OwnerKind
 from fip.core.podowner import resolve
@@ -140,7 +141,7 @@ class Fabric:
                 continue
             try:
                 self.sync()
-            except (KubeError, StoreError) as err:
+            except FipError as err:  # a refused pod (bad annotation), the store, the API: next round
                 self.errors.append(str(err))
 
     def sync(self) -> None:
