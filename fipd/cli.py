@@ -35,6 +35,7 @@ from fip.core.errors import FipError
 from fip.core.subnet import IPNetwork
 
 if TYPE_CHECKING:
+    from bpf.hook import ClusterIP
     from fipd.daemon import Daemon
     from fipd.podcache import NodePodCache
     from fipd.server import CNIServer
@@ -90,6 +91,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         "--no-pod-cache", action="store_true", help="GET every pod instead of watching this node's pods"
     )
     p.add_argument("--log-level", default="INFO")
+    from bpf.hook import add_arguments
+
+    add_arguments(p)  # --clusterip and the bpf map settings (bpf/README.md)
     args = p.parse_args(argv)
     if not args.node:
         p.error("--node (or env NODE_NAME) is required")
@@ -178,6 +182,7 @@ def build(args: argparse.Namespace) -> Wiring:
         annotation_timeout=args.annotation_timeout,
         garp_count=args.garp_count,
         announcer=None if args.garp_sync else Announcer(),
+        clusterip=_clusterip(args, kube),
     )
 
     def live_pod_uids() -> set[str]:
@@ -185,6 +190,14 @@ def build(args: argparse.Namespace) -> Wiring:
         return {str((p.get("metadata") or {}).get("uid")) for p in items}
 
     return Wiring(daemon, CNIServer(args.socket, daemon.handle), cache, live_pod_uids, stopping)
+
+
+def _clusterip(args: argparse.Namespace, kube: Any) -> ClusterIP:
+    """The ClusterIP hook (bpf.hook): compiles the programs once, starts the map sync; inert when
+    off or when the node cannot run BPF (it logs why; pods are plugged either way)."""
+    from bpf.hook import from_args
+
+    return from_args(args, kube)
 
 
 def serve(argv: list[str]) -> int:
@@ -198,6 +211,10 @@ def serve(argv: list[str]) -> int:
         if cache is not None:
             cache.start()
         _sweep(wiring)
+        hook, daemon = wiring.daemon.clusterip, wiring.daemon
+        if hook is not None:  # a restart: swap the new programs in on every plugged pod, no gap
+            plugged = daemon.states.all()
+            hook.restore((s.netns, s.ifname, args.mode, f"{s.namespace}/{s.pod}") for s in plugged)
         server.bind()
     except FipError as err:
         print(f"fipd: {err}", file=sys.stderr)
@@ -227,6 +244,8 @@ def serve(argv: list[str]) -> int:
     server.stop(drain=DRAIN)
     if cache is not None:
         cache.stop()
+    if wiring.daemon.clusterip is not None:
+        wiring.daemon.clusterip.stop()  # programs and pinned maps stay: pods keep ClusterIP
     log.info("fipd stopped; plugged pods are left as they are")
     return 0
 

@@ -26,6 +26,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
 from bridge.driver import Driver, PlugRequest, PodNetwork
 from bridge.errors import CheckFailed, DatapathError, NamespaceStuck
@@ -52,6 +53,9 @@ from fipd.result import add_result
 from fipd.state import ContainerState, StateDir
 from fipd.stopping import namespace_stuck
 
+if TYPE_CHECKING:
+    from bpf.hook import ClusterIP
+
 log = logging.getLogger(__name__)
 
 
@@ -71,6 +75,7 @@ class Daemon:
         announcer: Announcer | None = None,
         clock: Callable[[], float] = time.time,
         on_stuck: Callable[[NamespaceStuck], object] = namespace_stuck,
+        clusterip: ClusterIP | None = None,
     ) -> None:
         """`on_stuck` must end the process (the default does); a test's may record the call, and
         the request is then answered with code 11 (try again later)."""
@@ -86,6 +91,7 @@ class Daemon:
         self.announcer = announcer
         self.clock = clock
         self.on_stuck = on_stuck
+        self.clusterip = clusterip  # bpf.hook: ClusterIP programs at ADD / DEL; never raises
         self._locks: dict[str, tuple[threading.Lock, int]] = {}
         self._locks_guard = threading.Lock()
 
@@ -199,6 +205,8 @@ class Daemon:
             raise
         if self.announcer is not None:
             self.announcer.submit(req.netns, req.ifname, alloc.ip, plugged.mac, self.garp_count)
+        if self.clusterip is not None:
+            self.clusterip.plugged(req.netns, req.ifname, self.driver.name, f"{ns}/{name}")
         total_ms = (time.perf_counter() - started) * 1000
         log.info(
             "ADD %s pod %s/%s ip %s/%d vlan %d in %.1f ms (driver %.1f ms)",
@@ -319,6 +327,8 @@ class Daemon:
         it. A driver failure becomes `DatapathFailed(failure, driver's words)` and keeps the
         state, so a later DEL or sweep retries."""
         netns = netns or state.netns
+        if self.clusterip is not None:
+            self.clusterip.unplugged(_existing(netns), state.ifname)
         try:
             self.driver.unplug(state.container_id, _existing(netns), state.ifname, state.driver)
         except DatapathError as err:
