@@ -14,7 +14,8 @@ API server, or any other daemon thread is not waited for, and no interpreter fin
 `atexit` hook runs in their presence), and a watchdog (`faulthandler.dump_traceback_later`)
 writes every thread's stack to the log and exits with 1 if the stop itself takes longer than
 `DRAIN + STOP_MARGIN` seconds. `kill -USR1` writes every thread's stack to the log at any time.
-Exit codes: 0 clean stop, 2 bad arguments or configuration (message says which), 1 anything else.
+Exit codes: 0 clean stop, 2 bad arguments or configuration (message says which), 3 a thread stuck in
+a pod's network namespace (`fipd.stopping.namespace_stuck`: exits at once), 1 anything else.
 """
 
 from __future__ import annotations
