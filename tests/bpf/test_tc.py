@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import subprocess
+import sys
 import time
+from typing import Any
 
 from svcobjects import endpoints, load, service
 
 from bpf import tc
 from bpf.loader import Datapath
-from lab.servicelab import Pod, ServiceLab
+from lab.servicelab import PODSERVER, Pod, ServiceLab
+from lab.topology import single_node
 
 HTTP = [("http", 80, "TCP")]
 TARGET = [("http", 8080, "TCP")]
@@ -192,3 +195,34 @@ def test_detach_removes_the_programs(datapath: Datapath, lab: ServiceLab) -> Non
     assert not tc.attached(client.path, "eth0")
     tc.detach(client.path, "eth0")  # idempotent
     tc.detach("/var/run/netns/no-such-pod", "eth0")
+
+
+def test_sriov_vf_pod_reaches_a_clusterip(datapath: Datapath, tmp_path: Any) -> None:
+    """The tc programs on a VF netdev (the lab's veth stand-in, lab.sriovfake) work as on a macvlan:
+    the backend is the legacy host behind the switch."""
+    gen = iter(single_node("sriov", str(tmp_path / "sys")))
+    env = next(gen)
+    try:
+        pod_ns = env.net.add_netns("vfpod")
+        env.driver().plug(env.request(pod_ns, 0, host_octet=40, cid="vf1"))
+        host = env.net.hosts["lh0"].netns
+        server = subprocess.Popen(
+            ["ip", "netns", "exec", host, sys.executable, str(PODSERVER), "legacy", "8080", "5353"],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            assert server.stdout is not None and server.stdout.readline().strip() == "ready"
+            tc.attach(f"/var/run/netns/{pod_ns}", "eth0", *datapath.tc_fds())
+            load(
+                datapath,
+                [service("legacy", "10.96.0.40", HTTP)],
+                [endpoints("legacy", ["10.0.1.250"], TARGET)],
+            )
+            out = env.net.run(pod_ns, "curl", "-sS", "--max-time", "5", "http://10.96.0.40/")
+            assert out.stdout == "legacy", out.stderr
+        finally:
+            server.kill()
+            server.wait()
+    finally:
+        next(gen, None)
