@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import secrets
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 
@@ -21,6 +21,7 @@ from fip.core.owner import OwnerKey
 from fip.core.record import AllocationRecord, IPState, Usage
 from fip.core.subnet import IPAddress, Pool, Subnet
 from fip.store import refusals
+from fip.store.errors import StoreError, StoreUnavailable
 from fip.store.protocol import AllocateRequest, check_pool, check_request
 
 WHERE = "memory store"
@@ -342,6 +343,17 @@ class MemoryStore:
             sp.recycled.discard(n)
             sp.put(n, rec)
             return rec
+
+    def record_many(self, recs: Sequence[AllocationRecord]) -> list[AllocationRecord | StoreError]:
+        out: list[AllocationRecord | StoreError] = []
+        for rec in recs:
+            try:
+                out.append(self.record(rec))
+            except StoreUnavailable:
+                raise
+            except StoreError as err:
+                out.append(err)
+        return out
 
     # --- reads ---------------------------------------------------------------------------
     def get(self, subnet: str, ip: IPAddress) -> AllocationRecord | None:

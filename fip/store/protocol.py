@@ -7,6 +7,7 @@ in by the caller (the core never reads the clock).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -15,6 +16,7 @@ from fip.core.owner import OwnerKey
 from fip.core.policy import ReleasePolicy
 from fip.core.record import AllocationRecord, Usage
 from fip.core.subnet import IPAddress, Pool, Subnet
+from fip.store.errors import StoreError
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,3 +147,9 @@ class Store(Protocol):
     def record(self, rec: AllocationRecord) -> AllocationRecord:
         """Rebuild path: write a record observed in Kubernetes (pod annotation). Refused with
         IPTaken if another owner/UID already holds the IP. Allowed while rebuilding."""
+
+    def record_many(self, recs: Sequence[AllocationRecord]) -> list[AllocationRecord | StoreError]:
+        """`record` for many records at once (a rebuild writes every bound IP): one result per
+        record, in order, the written record or the error `record` would have raised. Not
+        atomic as a whole; each record is. Errors that concern the whole store (StateLost
+        aside) - StoreUnavailable - are raised."""

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
 from importlib import resources
@@ -52,6 +52,7 @@ REBUILDING = "fip:{fip}:rebuilding"
 SUBNETS = "fip:{fip}:subnets"
 POOLS = "fip:{fip}:pools"
 IDENTITY = "fip:{fip}:identity"
+BATCH = 1000  # records per pipeline round trip in record_many
 NO_MARKER = "marker missing: the server restarted empty or was flushed"
 
 
@@ -396,6 +397,44 @@ class RedisStore:
             if r[0] == "UNKNOWN":
                 raise self._missing(rec.subnet)
         raise StoreError(f'{self.where}: subnet "{rec.subnet}" changed repeatedly while recording; retry')
+
+    def record_many(self, recs: Sequence[AllocationRecord]) -> list[AllocationRecord | StoreError]:
+        """Pipelined FCALLs in chunks of `BATCH`; anything but a plain OK (a refusal, a changed
+        definition, a lost library) is redone through `record` for its precise answer."""
+        out: list[AllocationRecord | StoreError] = []
+        for start in range(0, len(recs), BATCH):
+            chunk = [replace(r, pod_uid="") if r.state == IPState.RESERVED and r.pod_uid else r
+                     for r in recs[start : start + BATCH]]  # fmt: skip
+            calls: list[tuple[int, str]] = []
+            results: list[AllocationRecord | StoreError | None] = [None] * len(chunk)
+            with self._guard():
+                pipe = self._r.pipeline(transaction=False)
+                for i, rec in enumerate(chunk):
+                    try:
+                        ver, subnet = self._definition(rec.subnet)
+                    except StoreError as err:
+                        results[i] = err
+                        continue
+                    if not subnet.requestable(rec.ip):
+                        results[i] = refusals.not_allocatable(rec.subnet, rec.ip)
+                        continue
+                    h = enc.ip_hex(rec.ip)
+                    pipe.fcall("fip_record", 1, meta_key(rec.subnet), h, enc.encode_record(rec), ver)
+                    calls.append((i, h))
+                replies = pipe.execute(raise_on_error=False) if calls else []
+            for (i, h), reply in zip(calls, replies, strict=True):
+                rec = chunk[i]
+                if isinstance(reply, list) and reply and reply[0] == "OK":
+                    results[i] = enc.decode_record(rec.subnet, h, reply[1])
+                    continue
+                try:
+                    results[i] = self.record(rec)
+                except StoreUnavailable:
+                    raise
+                except StoreError as err:
+                    results[i] = err
+            out += [r for r in results if r is not None]
+        return out
 
     # --- reads ---------------------------------------------------------------------------
     def _exists(self, subnet: str) -> None:
