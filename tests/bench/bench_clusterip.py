@@ -12,12 +12,17 @@ to a ClusterIP while 100, 1,000 and 10,000 Services are defined, side by side in
     direct    macvlan pod on n1 without programs, connecting to the backend's IP (the limit)
 
 The backend is one macvlan pod on n2 running a small C responder (clusterip_httpd.c, built with
-cc, 2 worker processes), so the web server is not what is measured. Every Service points at it;
-the measured one sits in the middle of KUBE-SERVICES (kube-proxy checks that chain rule by rule:
-the first packet of each connection walks half of it). Each mode runs a warm-up, then
-FIP_BENCH_CLUSTERIP_ROUNDS (default 3) rounds of FIP_BENCH_CLUSTERIP_SECONDS (default 3) of wrk
-(1 thread, FIP_BENCH_CLUSTERIP_CONNS = 8 connections) each; modes alternate within each round
-and the median round counts (the lab machine is shared: one noisy moment must not decide).
+cc, 2 worker processes per port), so the web server is not what is measured. Every Service points
+at it; the measured one sits in the middle of KUBE-SERVICES (kube-proxy checks that chain rule by
+rule: the first packet of each connection walks half of it).
+
+Each Service count gets its own setup, all built before measuring: its own datapath (compiled
+programs, pinned maps, cgroup) with its own tc and socket-mode pods, and its own kube-proxy node
+(k0, k1, k2) with a bridge pod. So every point can be measured in alternation: after a warm-up,
+FIP_BENCH_CLUSTERIP_ROUNDS (default 3) rounds visit every (count, mode) point for
+FIP_BENCH_CLUSTERIP_SECONDS (default 3) of wrk (1 thread, FIP_BENCH_CLUSTERIP_CONNS = 8
+connections). Rates are medians over rounds; ratios are medians of per-round ratios (two points
+measured seconds apart: the lab machine is shared, and a slow moment moves both).
 
 Figures: `<mode>_rps_<n>` and `<mode>_p50_us_<n>` / `<mode>_p99_us_<n>` (request latency as wrk
 reports it: connect + request + response); `tc_vs_iptables_10k`, `sock_vs_iptables_10k` (rate
@@ -54,7 +59,7 @@ SECONDS = float(os.environ.get("FIP_BENCH_CLUSTERIP_SECONDS", "3"))
 CONNS = int(os.environ.get("FIP_BENCH_CLUSTERIP_CONNS", "8"))
 ROUNDS = int(os.environ.get("FIP_BENCH_CLUSTERIP_ROUNDS", "3"))
 CGROUP2 = "/sys/fs/cgroup/unified" if os.path.ismount("/sys/fs/cgroup/unified") else "/sys/fs/cgroup"
-BACKEND, BACKEND_PORT = "10.0.1.30", 8080
+BACKEND, BACKEND_PORT = "10.0.1.10", 8080
 POD_CIDR = "10.0.1.0/24"  # kube-proxy's --cluster-cidr: pod sources are not masqueraded
 MODES = ("direct", "tc", "sock", "iptables")
 LABEL = "kubernetes.io/service-name"
@@ -195,89 +200,111 @@ def build_httpd(tmp: Path) -> Path:
     return binary
 
 
+class SizeSetup:
+    """Everything one Service count needs, built side by side with the other sizes' so that all
+    points can be measured in alternation: its own datapath (pins), cgroup, tc and socket-mode
+    pods on n1, and a kube-proxy node (bridge mode) with its pod."""
+
+    def __init__(self, lab: ServiceLab, n: int, index: int) -> None:
+        self.n = n
+        self.pins = f"/sys/fs/bpf/fip-bench-{secrets.token_hex(4)}"
+        self.cgroup = os.path.join(CGROUP2, f"fip-bench-{secrets.token_hex(4)}")
+        self.dp = Datapath.open(Settings(pin_dir=self.pins, services_max=n + 64, backends_max=n + 64))
+        os.mkdir(self.cgroup)
+        self.dp.attach_cgroup(self.cgroup)
+        self.tc = lab.pod(f"tc{n}", "n1", 20 + index)
+        self.sock = lab.pod(f"sock{n}", "n1", 40 + index)
+        self.node = lab.nodes[f"k{index}"].netns
+        self.ipt = lab.pod(f"ipt{n}", f"k{index}", 60 + index, mode="bridge")
+        tc.attach(self.tc.path, "eth0", *self.dp.tc_fds())
+        self.dp.maps.add_pod(netns.cookie(self.sock.path))
+        # what a kube-proxy node has: forwarding on, bridged pod traffic through iptables, and a
+        # route to the pods' subnet over the bridge (fip bridge mode: the node is on the pods' L2)
+        write_sysctl(self.node, "net.bridge.bridge-nf-call-iptables", "1")
+        write_sysctl(self.node, "net.ipv4.ip_forward", "1")
+        route = ["ip", "route", "add", POD_CIDR, "dev", "fipbr0"]
+        subprocess.run(["nsenter", f"--net=/var/run/netns/{self.node}", *route], check=True)
+
+    def close(self) -> None:
+        self.dp.detach_cgroup(self.cgroup)
+        os.rmdir(self.cgroup)
+        self.dp.close()
+        remove_pins(self.pins)
+
+
 def run(json_path: str | None) -> dict[str, float]:
-    pins = f"/sys/fs/bpf/fip-bench-{secrets.token_hex(4)}"
-    cgroup = os.path.join(CGROUP2, f"fip-bench-{secrets.token_hex(4)}")
     figures: dict[str, float] = {}
+    setups: list[SizeSetup] = []
     with tempfile.TemporaryDirectory(prefix="fip-bench-clusterip-") as tmp:
         httpd = build_httpd(Path(tmp))
-        dp = Datapath.open(Settings(pin_dir=pins, services_max=max(SIZES) + 64, backends_max=max(SIZES) + 64))
-        os.mkdir(cgroup)
+        nodes = ("n1", "n2", *(f"k{i}" for i in range(len(SIZES))))
         try:
-            with ServiceLab(unique_prefix("fipbench"), nodes=("n1", "n2", "n3")) as lab:
-                figures = _measure(lab, dp, httpd, cgroup)
+            with ServiceLab(unique_prefix("fipbench"), nodes=nodes) as lab:
+                backend = lab.pod("backend", "n2", 10)
+                for n in SIZES:
+                    proc = lab.popen(backend, [str(httpd), str(backend_port(n)), "2"])
+                    assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
+                direct = lab.pod("direct", "n1", 11)
+                for i, n in enumerate(SIZES):
+                    setups.append(SizeSetup(lab, n, i))
+                    figures[f"maps_load_s_{n}"] = load_maps(setups[-1].dp, n)
+                    figures[f"iptables_load_s_{n}"] = load_iptables(setups[-1].node, n)
+                figures.update(_measure(lab, direct, setups))
         finally:
-            dp.detach_cgroup(cgroup)
-            os.rmdir(cgroup)
-            dp.close()
-            remove_pins(pins)
-    _ratios(figures)
+            for setup in setups:
+                setup.close()
     report(figures)
     if json_path:
         Path(json_path).write_text(json.dumps(figures, indent=2, sort_keys=True) + "\n")
     return figures
 
 
-def _measure(lab: ServiceLab, dp: Datapath, httpd: Path, cgroup: str) -> dict[str, float]:
-    backend = lab.pod("backend", "n2", 30)
-    for n in SIZES:
-        proc = lab.popen(backend, [str(httpd), str(backend_port(n)), "2"])
-        assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
-    pods = {
-        "direct": lab.pod("direct", "n1", 16),
-        "tc": lab.pod("tcpod", "n1", 17),
-        "sock": lab.pod("sockpod", "n1", 18),
-        "iptables": lab.pod("iptpod", "n3", 20, mode="bridge"),
+def _points(direct: Pod, setup: SizeSetup) -> dict[str, tuple[Pod, str, str | None]]:
+    target = f"http://{vip(setup.n // 2)}/"
+    return {
+        "direct": (direct, f"http://{BACKEND}:{backend_port(setup.n)}/", None),
+        "tc": (setup.tc, target, None),
+        "sock": (setup.sock, target, setup.cgroup),
+        "iptables": (setup.ipt, target, None),
     }
-    tc.attach(pods["tc"].path, "eth0", *dp.tc_fds())
-    dp.attach_cgroup(cgroup)
-    dp.maps.add_pod(netns.cookie(pods["sock"].path))
-    node3 = lab.nodes["n3"].netns
-    # what a kube-proxy node has: forwarding on, bridged pod traffic through iptables, and a route
-    # to the pods' subnet over the bridge (fip bridge mode puts the node on the pods' L2 segment)
-    write_sysctl(node3, "net.bridge.bridge-nf-call-iptables", "1")
-    write_sysctl(node3, "net.ipv4.ip_forward", "1")
-    route = ["ip", "route", "add", POD_CIDR, "dev", "fipbr0"]
-    subprocess.run(["nsenter", f"--net=/var/run/netns/{node3}", *route], check=True)
+
+
+def _measure(lab: ServiceLab, direct: Pod, setups: list[SizeSetup]) -> dict[str, float]:
+    """Rounds of every (size, mode) point in turn; medians of rates, and medians of the per-round
+    ratios (a ratio of two points measured seconds apart, so a slow moment of the shared machine
+    moves both)."""
+    points = {s.n: _points(direct, s) for s in setups}
+    for modes in points.values():  # warm-up: ARP, conntrack, caches
+        for pod, url, cgroup in modes.values():
+            wrk(lab, pod, url, 1, cgroup)
+    runs: dict[tuple[int, str], list[dict[str, float]]] = {(n, m): [] for n in points for m in MODES}
+    for r in range(ROUNDS):
+        for n, modes in points.items():
+            for mode, (pod, url, cgroup) in modes.items():
+                runs[(n, mode)].append(wrk(lab, pod, url, SECONDS, cgroup))
+        line = "  ".join(f"{n}/{m} {runs[(n, m)][-1]['rps']:.0f}" for n in points for m in MODES)
+        print(f"  round {r + 1}: {line}", file=sys.stderr, flush=True)
     figures: dict[str, float] = {}
-    for n in SIZES:
-        figures[f"maps_load_s_{n}"] = load_maps(dp, n)
-        figures[f"iptables_load_s_{n}"] = load_iptables(node3, n)
-        target = f"http://{vip(n // 2)}/"
-        urls = {
-            "direct": f"http://{BACKEND}:{backend_port(n)}/",
-            "tc": target,
-            "sock": target,
-            "iptables": target,
-        }
-        for mode in MODES:  # warm-up: ARP, conntrack, caches
-            wrk(lab, pods[mode], urls[mode], 1, cgroup if mode == "sock" else None)
-        runs: dict[str, list[dict[str, float]]] = {mode: [] for mode in MODES}
-        for _ in range(ROUNDS):  # modes alternate, so a noisy moment hits all of them
-            for mode in MODES:
-                runs[mode].append(
-                    wrk(lab, pods[mode], urls[mode], SECONDS, cgroup if mode == "sock" else None)
-                )
-        for mode in MODES:
-            for key in ("rps", "p50_us", "p99_us"):
-                figures[f"{mode}_{key}_{n}"] = statistics.median(r[key] for r in runs[mode])
-            rates = " ".join(f"{r['rps']:.0f}" for r in runs[mode])
-            rate, p50 = figures[f"{mode}_rps_{n}"], figures[f"{mode}_p50_us_{n}"]
-            line = f"  {n:>6} services  {mode:<9} {rate:>7.0f} conn/s (rounds {rates})  p50 {p50:>5.0f} us"
-            print(line, file=sys.stderr, flush=True)
-    return figures
-
-
-def _ratios(f: dict[str, float]) -> None:
+    for (n, mode), got in runs.items():
+        for key in ("rps", "p50_us", "p99_us"):
+            figures[f"{mode}_{key}_{n}"] = statistics.median(g[key] for g in got)
     big, small = max(SIZES), min(SIZES)
+
+    def ratio(a: tuple[int, str], b: tuple[int, str]) -> float:
+        return statistics.median(x["rps"] / y["rps"] for x, y in zip(runs[a], runs[b], strict=True))
+
     for mode in ("tc", "sock"):
-        f[f"{mode}_vs_iptables_10k"] = f[f"{mode}_rps_{big}"] / f[f"iptables_rps_{big}"]
-        f[f"{mode}_vs_direct"] = f[f"{mode}_rps_{big}"] / f[f"direct_rps_{big}"]
-        f[f"{mode}_flatness"] = f[f"{mode}_rps_{big}"] / f[f"{mode}_rps_{small}"]
-    best = max(("tc", "sock"), key=lambda m: f[f"{m}_rps_{big}"])
-    f["targets_met"] = float(
-        f[f"{best}_vs_iptables_10k"] >= 2.0 and f[f"{best}_vs_direct"] >= 0.9 and f[f"{best}_flatness"] >= 0.9
+        figures[f"{mode}_vs_iptables_10k"] = ratio((big, mode), (big, "iptables"))
+        figures[f"{mode}_vs_direct"] = ratio((big, mode), (big, "direct"))
+        figures[f"{mode}_flatness"] = ratio((big, mode), (small, mode))
+    figures["iptables_flatness"] = ratio((big, "iptables"), (small, "iptables"))
+    best = max(("tc", "sock"), key=lambda m: figures[f"{m}_rps_{big}"])
+    figures["targets_met"] = float(
+        figures[f"{best}_vs_iptables_10k"] >= 2.0
+        and figures[f"{best}_vs_direct"] >= 0.9
+        and figures[f"{best}_flatness"] >= 0.9
     )
+    return figures
 
 
 def report(f: dict[str, float]) -> None:
@@ -299,4 +326,5 @@ def report(f: dict[str, float]) -> None:
         ("sock_flatness", ">= 0.9"),
     ):
         print(f"{key:<22} {f[key]:6.2f}   target {target} (best fip mode)")
+    print(f"{'iptables_flatness':<22} {f['iptables_flatness']:6.2f}   (for comparison)")
     print(f"targets met: {'yes' if f['targets_met'] else 'no'}")
