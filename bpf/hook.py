@@ -87,7 +87,11 @@ def _remove_stale_lab_pins(root: str = "/sys/fs/bpf") -> None:
         if name.startswith("fip-") and not os.path.exists(f"/var/run/netns/{netns_name}"):
             if name.startswith(("fip-test-", "fip-bench-")):
                 continue  # a test or benchmark of this machine owns those
-            remove_pins(os.path.join(root, name))
+            try:
+                remove_pins(os.path.join(root, name))
+            except OSError as err:  # another fipd of the lab got there first
+                log.debug("ClusterIP: stale pins %s: %s", name, err)
+                continue
             log.info("ClusterIP: removed the pinned maps of gone lab node %s", netns_name)
 
 

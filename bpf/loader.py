@@ -329,5 +329,7 @@ def remove_pins(pin_dir: str) -> None:
     if not os.path.isdir(pin_dir):
         return
     for name in os.listdir(pin_dir):
-        os.unlink(os.path.join(pin_dir, name))
-    os.rmdir(pin_dir)
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(os.path.join(pin_dir, name))
+    with contextlib.suppress(FileNotFoundError):
+        os.rmdir(pin_dir)
