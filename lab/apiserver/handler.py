@@ -89,6 +89,7 @@ class Handler(BaseHTTPRequestHandler):
         self._warnings: list[str] = []
         self._streaming = False
         self._wanted = media.Wanted()
+        self._extra_headers: dict[str, str] = {}
         code = 500
         try:
             body = self._read_body()
@@ -106,6 +107,8 @@ class Handler(BaseHTTPRequestHandler):
             if self._streaming:  # headers already sent: end the stream abruptly, as a broken server would
                 self.close_connection = True
             else:
+                if error.retry_after is not None:
+                    self._extra_headers["Retry-After"] = str(error.retry_after)
                 self._send_json(error.code, error.status_body())
         self.api.requests.append((method, self.path, code))
 
@@ -146,6 +149,8 @@ class Handler(BaseHTTPRequestHandler):
         self.send_header("Cache-Control", "no-cache, private")
         for w in self._warnings:
             self.send_header("Warning", f'299 - "{w}"')
+        for k, v in self._extra_headers.items():
+            self.send_header(k, v)
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
         self.wfile.write(data)

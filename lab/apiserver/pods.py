@@ -138,15 +138,23 @@ def evict(storage: Store, ns: str, name: str, body: Any) -> None:
     pod = storage.current(storage.registry.lookup("pods"), ns, name)
     labels = pod["metadata"].get("labels") or {}
     pdbs = storage.list_rt(storage.registry.lookup("poddisruptionbudgets"), ns).items
-    for pdb in pdbs:
-        selector = (pdb.get("spec") or {}).get("selector") or {}
+    matching = [
+        p
+        for p in pdbs
+        if (p.get("spec") or {}).get("selector") and selector_matches(p["spec"]["selector"], labels)
+    ]
+    if len(matching) > 1:
+        raise APIError(
+            500, "InternalError",
+            "Internal error occurred: This pod has more than one PodDisruptionBudget, which the eviction subresource does not support.",
+        )  # fmt: skip
+    for pdb in matching:
         status = pdb.get("status") or {}
-        if not selector or not selector_matches(selector, labels):
-            continue
         generation = pdb["metadata"].get("generation", 1)
         if status.get("observedGeneration", 0) < generation:  # no disruption controller has looked at it yet
             raise _budget_refusal(
-                f"The disruption budget {pdb['metadata']['name']} is still being processed by the server."
+                f"The disruption budget {pdb['metadata']['name']} is still being processed by the server.",
+                retry_after=10,
             )
         if status.get("disruptionsAllowed", 0) <= 0:
             raise _budget_refusal(
@@ -160,7 +168,7 @@ def evict(storage: Store, ns: str, name: str, body: Any) -> None:
     )  # fmt: skip
 
 
-def _budget_refusal(message: str) -> APIError:
+def _budget_refusal(message: str, retry_after: int | None = None) -> APIError:
     """The 429 kube-apiserver answers when an eviction would break a PodDisruptionBudget; clients
     (kubectl drain) retry on it, and read why from the one DisruptionBudget cause."""
     return APIError(
@@ -168,4 +176,5 @@ def _budget_refusal(message: str) -> APIError:
         "TooManyRequests",
         "Cannot evict pod as it would violate the pod's disruption budget.",
         {"causes": [{"reason": "DisruptionBudget", "message": message}]},
+        retry_after=retry_after,
     )

@@ -21,12 +21,23 @@ Obj = dict[str, Any]
 class APIError(Exception):
     """A request the server refuses; `status_body()` is what goes on the wire."""
 
-    def __init__(self, code: int, reason: str, message: str, details: Obj | None = None) -> None:
+    def __init__(
+        self,
+        code: int,
+        reason: str,
+        message: str,
+        details: Obj | None = None,
+        *,
+        retry_after: int | None = None,
+    ) -> None:
         super().__init__(message)
         self.code = code
         self.reason = reason
         self.message = message
         self.details = details
+        self.retry_after = retry_after  # seconds: a `Retry-After` header and details.retryAfterSeconds
+        if retry_after is not None:
+            self.details = {**(details or {}), "retryAfterSeconds": retry_after}
 
     def status_body(self) -> Obj:
         body: Obj = {
