@@ -6,6 +6,7 @@ node that cannot load the programs still plugs pods (ClusterIP unavailable, said
 from __future__ import annotations
 
 import json
+import os
 import secrets
 import shutil
 import signal
@@ -29,6 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "privileged"))
 from fipd_process import FipdProcess
 
 PODSERVER = Path(__file__).resolve().parent / "podserver.py"
+CGROUP2 = "/sys/fs/cgroup/unified" if os.path.ismount("/sys/fs/cgroup/unified") else "/sys/fs/cgroup"
 
 
 class Env:
@@ -236,3 +238,45 @@ def test_a_node_that_cannot_load_the_programs_still_plugs_pods(env: Env) -> None
     log = fipd.log.read_text()
     assert "ClusterIP unavailable on this node" in log
     assert "pod default/client: ClusterIP unavailable for this pod" in log
+
+
+def test_socket_mode_per_node(env: Env) -> None:
+    cgroup = os.path.join(CGROUP2, f"fip-test-{secrets.token_hex(4)}")
+    os.mkdir(cgroup)
+    try:
+        fipd = env.start_fipd("--clusterip", "socket", "--bpf-cgroup", cgroup)
+        client, web = env.pod("client", "10.0.1.17"), env.pod("web", "10.0.1.18")
+        assert not tc.attached(f"/var/run/netns/{client}", "eth0")  # no per-packet programs
+        server = env.popen(web, sys.executable, str(PODSERVER), "web", "8080", "5353")
+        assert server.stdout is not None and server.stdout.readline().strip() == "ready"
+        web_service(env.api)
+
+        def in_cgroup() -> str:
+            script = f"echo $$ > {cgroup}/cgroup.procs && exec curl -sS --max-time 2 http://10.96.0.10/"
+            out = env.run(client, "sh", "-c", script)
+            return out.stdout if out.returncode == 0 else f"ERR {out.stderr.strip()}"
+
+        deadline = time.monotonic() + 3
+        while in_cgroup() != "web":
+            assert time.monotonic() < deadline, in_cgroup()
+            time.sleep(0.05)
+        assert "ClusterIP socket mode ready" in fipd.log.read_text()
+        assert len(pinned_pods(env.pins)) == 2
+        uid = env.api.storage.get("pods", "client", "default")["metadata"]["uid"]
+        assert env.cni("DEL", "client", str(uid), client)[0] == 0
+        assert len(pinned_pods(env.pins)) == 1
+    finally:
+        env.stop_fipd()
+        for kind in ("connect4", "sendmsg4", "recvmsg4"):
+            pin = f"{env.pins}/prog_{kind}_{cgroup.strip('/').replace('/', '_')}"
+            subprocess.run(
+                ["bpftool", "cgroup", "detach", cgroup, kind, "pinned", pin], check=False, capture_output=True
+            )
+        os.rmdir(cgroup)
+
+
+def pinned_pods(pins: str) -> list[Any]:
+    out = subprocess.run(
+        ["bpftool", "-j", "map", "dump", "pinned", f"{pins}/pods"], capture_output=True, text=True, check=True
+    )
+    return list(json.loads(out.stdout))
