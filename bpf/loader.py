@@ -119,7 +119,7 @@ class Datapath:
         ensure_bpffs()
         os.makedirs(settings.pin_dir, exist_ok=True)
         try:
-            compiled = bcc.BPF(text=source.assemble(), cflags=settings.cflags())
+            compiled = bcc.BPF(text=source.assemble().encode(), cflags=settings.cflags())
         except Exception as err:
             headers = f"/lib/modules/{os.uname().release}/build"
             if not os.path.exists(headers):
@@ -144,7 +144,7 @@ class Datapath:
         for short, (kind, attach) in wanted.items():
             name = f"fip_{short}" if short.startswith("tc") else f"fip_sock_{short}"
             try:
-                self._fns[short] = self._bpf.load_func(name, kind, attach_type=attach)
+                self._fns[short] = self._bpf.load_func(name.encode(), kind, attach_type=attach)
             except Exception as err:
                 raise CompileFailed(f"the kernel refused program {name}: {err}") from err
 
