@@ -298,3 +298,44 @@ def _service_defaults(obj: Obj, ips: ClusterIPs) -> None:
             if spec["type"] in ("NodePort", "LoadBalancer"):
                 port.setdefault("nodePort", next(_node_ports))
     obj["status"] = {"loadBalancer": {}}
+
+
+def apply_update_defaults(rt: ResourceType, new: Obj, old: Obj) -> None:
+    """Defaulting on updates and patches: the real server defaults every decoded body, so a
+    `kubectl replace` of the manifest an object was created from changes nothing. Allocated values
+    of a Service (cluster IPs, node ports) are kept from the stored object when the body omits them."""
+    spec = new.get("spec")
+    if rt.custom or not isinstance(spec, dict):
+        return
+    kind = rt.kind
+    if kind == "Pod" and not rt.group:
+        pod_spec_defaults(spec)
+    elif kind in WORKLOADS:
+        spec.setdefault("replicas", 1)
+        workload_defaults(kind, spec)
+    elif kind == "Namespace" and not rt.group:
+        spec.setdefault("finalizers", ["kubernetes"])
+    elif kind == "Service" and not rt.group:
+        _service_update_defaults(spec, old.get("spec") or {})
+
+
+def _service_update_defaults(spec: Obj, before: Obj) -> None:
+    spec.setdefault("type", before.get("type", "ClusterIP"))
+    if spec["type"] != "ExternalName" and before.get("clusterIP") and not spec.get("clusterIP"):
+        for key in ("clusterIP", "clusterIPs", "ipFamilies", "ipFamilyPolicy"):
+            if key in before:
+                spec.setdefault(key, before[key])
+    spec.setdefault("sessionAffinity", "None")
+    spec.setdefault("internalTrafficPolicy", "Cluster")
+    if spec["type"] in ("NodePort", "LoadBalancer"):
+        spec.setdefault("externalTrafficPolicy", "Cluster")
+    allocated = {
+        (p.get("port"), p.get("protocol", "TCP")): p.get("nodePort") for p in before.get("ports") or []
+    }
+    for port in spec.get("ports") or []:
+        if isinstance(port, dict):
+            port.setdefault("protocol", "TCP")
+            port.setdefault("targetPort", port.get("port"))
+            node_port = allocated.get((port.get("port"), port["protocol"]))
+            if spec["type"] in ("NodePort", "LoadBalancer") and node_port:
+                port.setdefault("nodePort", node_port)

@@ -380,6 +380,8 @@ class Store:
                     ],
                 )
         new["metadata"] = meta
+        if subresource != "status":
+            defaults.apply_update_defaults(rt, new, old)
         if not rt.custom:
             timestamps.normalize(rt.kind, new)
             constraints.normalize(rt, new, old)
