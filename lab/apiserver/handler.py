@@ -301,6 +301,8 @@ class Handler(BaseHTTPRequestHandler):
                 out = storage.update_rt(core.rt, route.namespace, route.name, events.to_core(patched))
             return 200, events.to_v1(out)
         code, out = self._resource(core, raw)
+        if self._wanted.table or self._wanted.partial:  # printed from the core objects, as the same rows
+            return code, out
         if isinstance(out, bytes):
             listed = orjson.loads(out)
             listed["apiVersion"] = "events.k8s.io/v1"
