@@ -292,11 +292,13 @@ def filter_nodes(
     if placement.allowed and not any(populated(s) for s in placement.allowed):
         where = ", ".join(sorted(placement.allowed))
         return FilterOutcome([], {}, dict.fromkeys(names, f"subnet {where} has no nodes"))
+    allowed = frozenset(placement.allowed)
     passed: list[str] = []
     failed: dict[str, str] = {}
+    reasons: dict[frozenset[str], str] = {}  # one reason string per distinct subnet set
     for n in names:
         of = subnets_of(n)
-        if any(s in placement.allowed for s in of):
+        if not of.isdisjoint(allowed):
             passed.append(n)
         elif not of:
             failed[n] = (
@@ -305,7 +307,12 @@ def filter_nodes(
                 else f"node {n} is not in the extender's node cache yet"
             )
         else:
-            failed[n] = "; ".join(placement.refused.get(s, f"subnet {s}: not allowed") for s in sorted(of))
+            reason = reasons.get(of)
+            if reason is None:
+                reason = reasons[of] = "; ".join(
+                    placement.refused.get(s, f"subnet {s}: not allowed") for s in sorted(of)
+                )
+            failed[n] = reason
     return FilterOutcome(passed, failed, {})
 
 
@@ -313,10 +320,15 @@ def score_nodes(
     placement: Placement, nodes: Iterable[str], subnets_of: Callable[[str], frozenset[str]]
 ) -> list[tuple[str, int]]:
     """Integer scores 0..10 for every given node: the best allowed subnet it sits in."""
+    cache: dict[frozenset[str], int] = {}
     out = []
     for n in nodes:
-        best = max((placement.allowed[s].score for s in subnets_of(n) if s in placement.allowed), default=0)
-        out.append((n, max(0, min(MAX_SCORE, best))))
+        of = subnets_of(n)
+        score = cache.get(of)
+        if score is None:
+            best = max((placement.allowed[s].score for s in of if s in placement.allowed), default=0)
+            score = cache[of] = max(0, min(MAX_SCORE, best))
+        out.append((n, score))
     return out
 
 

@@ -10,16 +10,11 @@ covers mutual TLS separately.
 from __future__ import annotations
 
 import contextlib
-import json
-import os
 import pathlib
-import signal
 import subprocess
 import sys
 import tempfile
-import time
-import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import yaml
@@ -27,7 +22,8 @@ import yaml
 from fip.kube.client import KubeClient
 from fip.kube.resources import NODES, PODS
 from lab.apiserver import APIServer
-from lab.redisproc import RedisServer, free_port
+from lab.extenderproc import Extender
+from lab.redisproc import RedisServer
 from lab.scheduler.config import parse
 from lab.scheduler.scheduler import Scheduler
 
@@ -85,89 +81,6 @@ def pool_yaml(name: str, subnet: str, size: int, namespaces: list[str]) -> str:
             "spec": {"subnet": subnet, "size": size, "namespaces": namespaces},
         }
     )
-
-
-class Extender:
-    """One fip-extender process (gunicorn master + workers) on a free loopback port."""
-
-    def __init__(
-        self,
-        redis_url: str,
-        kubeconfig: str,
-        *,
-        workers: int = 2,
-        extra: tuple[str, ...] = (),
-        log: pathlib.Path,
-    ) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.log = log
-        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-        env.pop("PROMETHEUS_MULTIPROC_DIR", None)
-        self._out = log.open("ab")
-        self.proc = subprocess.Popen(
-            [str(BIN / "fip-extender"), "--redis-url", redis_url, "--listen", f"127.0.0.1:{self.port}",
-             "--kubeconfig", kubeconfig, "--workers", str(workers), "--refresh", "0.5", *extra],
-            stdout=self._out, stderr=subprocess.STDOUT, env=env, start_new_session=True,
-        )  # fmt: skip
-
-    def wait_ready(self, timeout: float = 30.0, probe: Callable[[], bool] | None = None) -> None:
-        """Until /readyz answers 200 several times in a row (every worker must be ready, not
-        just the one that answered)."""
-        check = probe or self._ready_once
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise AssertionError(f"fip-extender exited {self.proc.returncode}: {self.log_tail()}")
-            if all(self._quiet(check) for _ in range(6)):
-                return
-            time.sleep(0.2)
-        raise AssertionError(f"fip-extender not ready after {timeout}s: {self.log_tail()}")
-
-    @staticmethod
-    def _quiet(check: Callable[[], bool]) -> bool:
-        try:
-            return check()
-        except OSError:
-            return False
-
-    def _ready_once(self) -> bool:
-        with urllib.request.urlopen(self.url + "/readyz", timeout=2) as resp:
-            return bool(resp.status == 200)
-
-    def post(
-        self, path: str, body: object, *, raw: bytes | None = None, headers: dict[str, str] | None = None
-    ) -> tuple[int, Any]:
-        data = raw if raw is not None else json.dumps(body).encode()
-        req = urllib.request.Request(
-            self.url + path,
-            data=data,
-            method="POST",
-            headers={"Content-Type": "application/json", **(headers or {})},
-        )
-        try:
-            with urllib.request.urlopen(req, timeout=30) as resp:
-                return resp.status, json.loads(resp.read())
-        except urllib.error.HTTPError as err:
-            return err.code, json.loads(err.read())
-
-    def metrics(self) -> str:
-        with urllib.request.urlopen(self.url + "/metrics", timeout=5) as resp:
-            return str(resp.read().decode())
-
-    def log_tail(self, n: int = 3000) -> str:
-        self._out.flush()
-        return self.log.read_text(errors="replace")[-n:]
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(15)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait(5)
-        self._out.close()
 
 
 def scheduler_config(url: str, **changes: Any) -> dict[str, Any]:
