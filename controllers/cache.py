@@ -98,7 +98,7 @@ class ClusterCache:
                 self._expire()
             else:
                 try:
-                    view = pod_view(obj, self.deployment_of)
+                    view = pod_view(obj, self.deployment_of, owner_from_annotation=True)
                 except Exception as err:  # a pod we cannot read: logged, never decides anything
                     log.warning("pod %s: %s", (obj.get("metadata") or {}).get("name"), err)
                     view = None

@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from fip.core import annotation
+from fip.core import allocfast, annotation
 from fip.core.annotation import Allocation
 from fip.core.errors import InvalidInput
 from fip.core.names import check_label, check_subdomain
@@ -63,14 +63,20 @@ def _section(obj: Mapping[str, Any], key: str) -> Mapping[str, Any]:
     return value if isinstance(value, Mapping) else {}
 
 
-def pod_view(pod: Mapping[str, Any], deployment_of: DeploymentOf) -> PodView:
+def pod_view(
+    pod: Mapping[str, Any], deployment_of: DeploymentOf, *, owner_from_annotation: bool = False
+) -> PodView:
     """The pod as the planner and audit see it; InvalidInput only for a pod without a valid
-    name, namespace or uid (the API server never sends one)."""
+    name, namespace or uid (the API server never sends one).
+
+    `owner_from_annotation`: a pod with a valid allocation is keyed by the owner its allocation
+    names (the one the extender resolved at bind, and the key of its record) instead of
+    resolving its owner again: the controllers' cache does this for speed (it only uses the
+    owner to know which owner to look at again). The audit resolves, to report mismatches."""
     meta = _meta(pod)
     uid = meta.get("uid")
     if not isinstance(uid, str) or not uid:
         raise InvalidInput("metadata.uid", uid, "is not a pod UID", "read pods from the API server")
-    owner = resolve_owner(pod, deployment_of)
     problems: list[str] = []
     annotations = meta.get("annotations")
     policy: ReleasePolicy | None
@@ -82,9 +88,13 @@ def pod_view(pod: Mapping[str, Any], deployment_of: DeploymentOf) -> PodView:
     alloc = None
     if isinstance(annotations, Mapping) and annotation.KEY in annotations:
         try:
-            alloc = annotation.parse(annotations[annotation.KEY])
+            alloc = allocfast.parse(annotations[annotation.KEY])
         except InvalidInput as err:
             problems.append(str(err))
+    if alloc is not None and owner_from_annotation and alloc.owner.namespace == meta.get("namespace"):
+        owner = alloc.owner
+    else:
+        owner = resolve_owner(pod, deployment_of)
     pool = ""
     if isinstance(annotations, Mapping):
         key = POOL if POOL in annotations else GALAXY_POOL
