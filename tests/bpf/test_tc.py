@@ -226,3 +226,14 @@ def test_sriov_vf_pod_reaches_a_clusterip(datapath: Datapath, tmp_path: Any) -> 
             server.wait()
     finally:
         next(gen, None)
+
+
+def test_bridge_mode_pod_when_configured(datapath: Datapath, lab: ServiceLab) -> None:
+    """fipd --clusterip-bridge: the same programs on a bridge pod's veth (node n2 in bridge mode)."""
+    client = lab.pod("bridged", "n2", 21, mode="bridge")
+    web = lab.pod("web", "n1", 19)
+    lab.serve(web)
+    attach(datapath, client)
+    load(datapath, [service("web", "10.96.0.10", HTTP)], [endpoints("web", ["10.0.1.19"], TARGET)])
+    assert curl(lab, client, "http://10.96.0.10/") == "web"
+    assert lab.probe(client, "http", ["10.96.0.10:80"] * 5) == ["web"] * 5
