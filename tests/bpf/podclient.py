@@ -1,6 +1,7 @@
 """A client for the bpf tests, run inside a pod namespace (stdlib only).
 
-    podclient.py http  < "ip:port" lines   -> one line per target: the body, or "ERR <reason>"
+    podclient.py http  < "ip:port" lines   -> one line per target: the body, or
+                                              "ERR <reason> (after <seconds> s)"
     podclient.py udp   < "ip:port" lines   -> one line per target: the reply (sendto/recvfrom,
                                               unconnected) and the address it came from
     podclient.py udpc  < "ip:port" lines   -> the same over a connected UDP socket
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import socket
 import sys
+import time
 
 
 def http(host: str, port: int) -> str:
@@ -40,10 +42,11 @@ def main() -> None:
     mode = sys.argv[1]
     for line in sys.stdin:
         host, port = line.strip().rsplit(":", 1)
+        started = time.monotonic()
         try:
             out = http(host, int(port)) if mode == "http" else udp(host, int(port), mode == "udpc")
         except OSError as err:
-            out = f"ERR {type(err).__name__}: {err}"
+            out = f"ERR {type(err).__name__}: {err} (after {time.monotonic() - started:.3f} s)"
         print(out, flush=True)
 
 

@@ -42,6 +42,12 @@ def svc_obj(name: str, vip: str) -> dict[str, Any]:
     return body
 
 
+def backends(dp: Datapath) -> set[str]:
+    state = dp.maps.read()
+    ids = {e.id for fe, e in state.services.items() if str(fe.vip) == "10.96.0.10"}
+    return {str(a.ip) for (fid, _), a in state.backends.items() if fid in ids}
+
+
 def until(check: Any, timeout: float = 1.0) -> float:
     started = time.monotonic()
     while not check():
@@ -71,12 +77,14 @@ def test_api_objects_drive_the_datapath(datapath: Datapath, lab: ServiceLab, kub
             {"addresses": ["10.0.1.19"], "conditions": {"ready": False, "terminating": True}},
         ]
         kube.update(ENDPOINTSLICES, current)
-        until(lambda: lab.probe(client, "http", ["10.96.0.10:80"]) == ["new"])
+        until(lambda: backends(datapath) == {"10.0.1.20"})  # in the maps within a second
+        assert lab.probe(client, "http", ["10.96.0.10:80"] * 3) == ["new"] * 3
         out, err = download.communicate(timeout=30)
         assert download.returncode == 0 and int(out) == 16 * 1024 * 1024, err  # the old backend drained
 
         kube.delete(SERVICES, "web", "default")
-        until(lambda: lab.probe(client, "http", ["10.96.0.10:80"])[0].startswith("ERR"))
+        until(lambda: "10.96.0.10" not in {str(fe.vip) for fe in datapath.maps.read().services})
+        assert lab.probe(client, "http", ["10.96.0.10:80"])[0].startswith("ERR")
     finally:
         sync.stop()
 
