@@ -28,12 +28,13 @@ def test_daemonset_least_privileges_and_mounts() -> None:
     (fipd,) = spec["containers"]
     sc = fipd["securityContext"]
     assert sc["privileged"] is False
-    assert sc["capabilities"] == {"drop": ["ALL"], "add": ["NET_ADMIN", "SYS_ADMIN", "NET_RAW"]}
+    assert sc["capabilities"] == {"drop": ["ALL"], "add": ["NET_ADMIN", "SYS_ADMIN", "NET_RAW", "BPF"]}
     assert spec["hostNetwork"] is True
     assert "hostPID" not in spec
     mounts = {m["mountPath"]: m for m in fipd["volumeMounts"]}
     assert mounts["/var/run/netns"]["mountPropagation"] == "HostToContainer"
     assert "/run/fip" in mounts
+    assert {"/sys/fs/bpf", "/lib/modules", "/usr/src"} <= set(mounts)  # ClusterIP: pins, headers
     args = parse_args([*fipd["command"][1:], "--node", "n1"])
     assert str(args.socket) == "/run/fip/fipd.sock"
     (init,) = spec["initContainers"]
@@ -45,4 +46,5 @@ def test_rbac_is_read_only() -> None:
     role = next(d for d in docs("rbac.yaml") if d["kind"] == "ClusterRole")
     verbs = {v for rule in role["rules"] for v in rule["verbs"]}
     assert verbs <= {"get", "list", "watch"}
-    assert {r for rule in role["rules"] for r in rule["resources"]} == {"pods", "nodes", "subnets"}
+    resources = {r for rule in role["rules"] for r in rule["resources"]}
+    assert resources == {"pods", "nodes", "subnets", "services", "endpointslices"}
