@@ -2,7 +2,8 @@
 
 Stages start in order; each waits for its components' health before the next begins:
 
-    0  redis (AOF on), lab apiserver                    then: CRs applied, the store initialised
+    0  redis (AOF, fsync always: a SIGKILL loses nothing), lab apiserver
+       then: the CRs applied, the store initialised
     1  fip-extender (gunicorn), fip-controllers, one fipd per node, the legacy hosts' services
     2  lab scheduler (deploy/kube-scheduler config), lab workload controllers, one kubelet per node
 
@@ -111,7 +112,7 @@ def plan(cfg: LabConfig, run: RunDir, ports: dict[str, int], node_netns: dict[st
     redis_url = f"redis://127.0.0.1:{ports['redis']}/0"
     specs = [
         Spec("redis", 0, ["redis-server", "--bind", "127.0.0.1", "--port", str(ports["redis"]), "--dir",
-                          str(run.mkdir("redis")), "--appendonly", "yes", "--appendfsync", "everysec",
+                          str(run.mkdir("redis")), "--appendonly", "yes", "--appendfsync", "always",
                           "--save", "", "--protected-mode", "yes", "--daemonize", "no"],
              {"redis": ports["redis"]}),
         Spec("apiserver", 0, [PY, "-m", "lab.cli", "apiserver", "--listen", f"127.0.0.1:{ports['apiserver']}",

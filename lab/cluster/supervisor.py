@@ -16,8 +16,9 @@ state also records each PID's start time (`same_process`). All
 processes are started from the supervisor's main thread, because that signal fires when the
 *thread* that forked the child ends.
 
-Restarts: a component that exits is started again after a back-off of 1 s doubling to 30 s,
-reset once it has run for 60 s. `pre_start` (e.g. `fipd install-cni`) runs before every start.
+Restarts: a component that exits is started again after a back-off of 1 s doubling to 10 s,
+reset once it has run for 20 s (short, so chaos that kills a component every few seconds still
+finds it back soon). `pre_start` (e.g. `fipd install-cni`) runs before every start.
 """
 
 from __future__ import annotations
@@ -35,8 +36,8 @@ from pathlib import Path
 
 MARKER = "FIP_LAB_RUN"
 BACKOFF_MIN = 1.0
-BACKOFF_MAX = 30.0
-STABLE_AFTER = 60.0
+BACKOFF_MAX = 10.0
+STABLE_AFTER = 20.0
 _PR_SET_PDEATHSIG = 1
 _libc = ctypes.CDLL(None, use_errno=True)
 
