@@ -487,8 +487,9 @@ class Handler(BaseHTTPRequestHandler):
         with storage.lock:
             existing = storage._bucket(rt).get((storage._ns(rt, route.namespace), route.name))
             merged = applying.apply(
-                existing, body, manager, force=force, api_version=rt.api_version, now=storage.now()
-            )
+                existing, body, manager, force=force, api_version=rt.api_version, now=storage.now(),
+                keyed=not rt.custom,
+            )  # fmt: skip
             if existing is None:
                 return 201, storage.create_rt(rt, route.namespace, merged, dry_run=dry)
             merged["metadata"]["resourceVersion"] = existing["metadata"]["resourceVersion"]

@@ -65,7 +65,8 @@ MERGE_KEYS = {
 SET_LISTS = {"finalizers"}
 
 
-def _merge_key(field: str, items: list[Any]) -> str | None:
+def merge_key(field: str, items: list[Any]) -> str | None:
+    """The strategic-merge key of a list field of a built-in type (None: replaced whole)."""
     key = MERGE_KEYS.get(field)
     if field == "ports" and any(
         isinstance(i, dict) and "port" in i and "containerPort" not in i for i in items
@@ -118,7 +119,7 @@ def strategic_merge_patch(target: JSON, patch: JSON) -> JSON:  # noqa: PLR0912
 
 def _reorder(field: str, items: list[Any], order: list[Any]) -> list[Any]:
     """`$setElementOrder`: the listed elements first, in that order; the rest keep theirs, after."""
-    key = _merge_key(field, items)
+    key = merge_key(field, items)
 
     def ident(x: Any) -> Any:
         return x.get(key) if key is not None and isinstance(x, dict) else x
@@ -131,7 +132,7 @@ def _reorder(field: str, items: list[Any], order: list[Any]) -> list[Any]:
 def _merge_list(field: str, current: list[Any], patch: list[Any]) -> list[Any]:
     if field in SET_LISTS:
         return current + [x for x in patch if x not in current]
-    key = _merge_key(field, current + patch)
+    key = merge_key(field, current + patch)
     if key is None or not all(isinstance(x, dict) for x in current + patch):
         if len(patch) == 1 and isinstance(patch[0], dict) and patch[0].get("$patch") == "replace":
             return []

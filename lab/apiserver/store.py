@@ -221,7 +221,9 @@ class Store:
             meta["uid"] = str(uuid.uuid4())
             meta["creationTimestamp"] = self.now()
             if manager and not meta.get("managedFields"):
-                applying.record_create(obj, manager, rt.api_version, meta["creationTimestamp"])
+                applying.record_create(
+                    obj, manager, rt.api_version, meta["creationTimestamp"], keyed=not rt.custom
+                )
             if rt.kind not in defaults.NO_GENERATION:
                 meta["generation"] = 1
             if rt.kind == "CustomResourceDefinition":
@@ -396,7 +398,7 @@ class Store:
             om.get("managedFields")
         )
         if manager and not rewritten:  # a write through the API: record field ownership
-            applying.record_update(old, new, manager, rt.api_version, self.now())
+            applying.record_update(old, new, manager, rt.api_version, self.now(), keyed=not rt.custom)
         elif rewritten and not meta["managedFields"]:  # [] resets ownership, as on the real server
             meta.pop("managedFields")
         elif om.get("managedFields") and "managedFields" not in meta:

@@ -206,6 +206,20 @@ def test_server_side_apply_field_managers_and_conflicts(lab: Lab) -> None:
     assert live["spec"]["replicas"] == 4
     managers = {m["manager"]: m["operation"] for m in live["metadata"]["managedFields"]}
     assert managers == {"kubectl": "Apply", "other": "Apply"}
+    image = other.replace("nginx:1.27", "nginx:1.29")  # containers are owned item by item (by name)
+    out = lab.fails("apply", "--server-side", "--field-manager=other", "-f", "-", stdin=image)
+    assert (
+        'conflict with "kubectl" using apps/v1: .spec.template.spec.containers[name="app"].image'
+        in out.stderr
+    )
+    containers = lab.json("get", "deployment", "web-ssa")["spec"]["template"]["spec"]["containers"]
+    assert [c["image"] for c in containers] == ["nginx:1.27", "busybox"]
+    solo = deployment().replace("name: web,", "name: web-solo,")
+    lab.apply(solo, "--server-side")
+    only_app = "\n".join(ln for ln in solo.splitlines() if "sidecar" not in ln) + "\n"
+    lab.apply(only_app, "--server-side")  # the only manager stops applying the sidecar: it goes
+    containers = lab.json("get", "deployment", "web-solo")["spec"]["template"]["spec"]["containers"]
+    assert [c["name"] for c in containers] == ["app"]
 
 
 def test_client_side_then_server_side_apply_takes_the_fields_over(lab: Lab) -> None:
