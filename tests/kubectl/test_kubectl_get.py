@@ -273,7 +273,9 @@ def test_events(lab: Lab) -> None:
     rows = table(lab.ok("get", "events", "-n", "shop"))
     assert rows[0] == ["LAST SEEN", "TYPE", "REASON", "OBJECT", "MESSAGE"]
     assert rows[1][1:] == ["Normal", "Scheduled", "pod/web-0", "Successfully assigned shop/web-0 to node-a"]
-    assert table(lab.ok("get", "events.events.k8s.io", "-n", "shop")) == rows  # the same events, printed alike
+    assert (
+        table(lab.ok("get", "events.events.k8s.io", "-n", "shop")) == rows
+    )  # the same events, printed alike
     wide = table(lab.ok("get", "events", "-n", "shop", "-o", "wide"))
     assert wide[0] == [
         "LAST SEEN",
