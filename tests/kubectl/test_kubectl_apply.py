@@ -235,3 +235,77 @@ def test_server_side_apply_of_custom_resources(lab: Lab) -> None:
     assert lab.apply(cr, "--server-side").strip() == "pool.fip.io/ssa serverside-applied"
     out = lab.run("diff", "--server-side", "-f", "-", stdin=cr.replace("size: 2", "size: 3"))
     assert out.returncode == 1 and "+  size: 3" in out.stdout
+
+
+GADGET_CRD = """\
+apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata: {name: gadgets.example.com}
+spec:
+  group: example.com
+  scope: Namespaced
+  names: {plural: gadgets, singular: gadget, kind: Gadget, shortNames: [gd]}
+  versions:
+    - name: v1
+      served: true
+      storage: true
+      additionalPrinterColumns:
+        - {name: Colour, type: string, jsonPath: .spec.colour}
+        - {name: Ready, type: string, jsonPath: '.status.conditions[?(@.type=="Ready")].status'}
+      subresources: {status: {}}
+      schema:
+        openAPIV3Schema:
+          type: object
+          properties:
+            spec:
+              type: object
+              description: What the gadget is.
+              properties:
+                colour: {type: string, description: The gadget's colour.}
+            status:
+              type: object
+              x-kubernetes-preserve-unknown-fields: true
+"""
+
+
+def test_a_crd_created_and_changed_through_kubectl(lab: Lab) -> None:
+    assert (
+        lab.apply(GADGET_CRD).strip()
+        == "customresourcedefinition.apiextensions.k8s.io/gadgets.example.com created"
+    )
+    lab.ok("wait", "--for=condition=Established", "crd/gadgets.example.com", "--timeout=10s")
+    lab.apply("apiVersion: example.com/v1\nkind: Gadget\nmetadata: {name: g1}\nspec: {colour: red}\n")
+    lab.ok("patch", "gadget", "g1", "--subresource=status", "--type=merge",
+           "-p", '{"status":{"conditions":[{"type":"Other","status":"False"},{"type":"Ready","status":"True"}]}}')  # fmt: skip
+    rows = table(lab.ok("get", "gd"))
+    assert rows == [["NAME", "COLOUR", "READY"], ["g1", "red", "True"]]  # no Age: the CRD has printer columns
+    assert "size" not in lab.ok("explain", "gadgets.spec")
+    out = lab.fails(
+        "apply",
+        "-f",
+        "-",
+        stdin="apiVersion: example.com/v1\nkind: Gadget\nmetadata: {name: g2}\nspec: {size: 3}\n",
+    )
+    assert ".spec.size: field not declared in schema" in out.stderr
+    changed = GADGET_CRD.replace(
+        "colour: {type: string, description: The gadget's colour.}",
+        "colour: {type: string, description: The gadget's colour.}\n                size: {type: integer, description: How big.}",
+    ).replace(
+        "- {name: Colour, type: string, jsonPath: .spec.colour}",
+        "- {name: Size, type: integer, jsonPath: .spec.size}",
+    )
+    assert (
+        lab.apply(changed).strip()
+        == "customresourcedefinition.apiextensions.k8s.io/gadgets.example.com configured"
+    )
+    out = lab.ok("explain", "gadgets.spec")
+    assert re.search(r"size\s+<integer>\n\s+How big\.", out), out
+    lab.apply("apiVersion: example.com/v1\nkind: Gadget\nmetadata: {name: g2}\nspec: {size: 3}\n")
+    rows = table(lab.ok("get", "gadgets"))
+    assert rows[0] == ["NAME", "SIZE", "READY"] and rows[2][:2] == ["g2", "3"]
+    lab.ok("delete", "crd", "gadgets.example.com")
+    out = lab.fails("get", "gadgets")  # kubectl's discovery cache may still name the resource: 404 either way
+    assert (
+        'Unable to list "example.com/v1, Resource=gadgets": the server could not find the requested resource'
+        in out.stderr
+    )
