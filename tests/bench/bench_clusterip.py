@@ -19,10 +19,11 @@ rule: the first packet of each connection walks half of it).
 Each Service count gets its own setup, all built before measuring: its own datapath (compiled
 programs, pinned maps, cgroup) with its own tc and socket-mode pods, and its own kube-proxy node
 (k0, k1, k2) with a bridge pod. So every point can be measured in alternation: after a warm-up,
-FIP_BENCH_CLUSTERIP_ROUNDS (default 3) rounds visit every (count, mode) point for
-FIP_BENCH_CLUSTERIP_SECONDS (default 3) of wrk (1 thread, FIP_BENCH_CLUSTERIP_CONNS = 8
-connections). Rates are medians over rounds; ratios are medians of per-round ratios (two points
-measured seconds apart: the lab machine is shared, and a slow moment moves both).
+FIP_BENCH_CLUSTERIP_ROUNDS (default 9) rounds visit every (count, mode) point, in a shuffled
+order, for FIP_BENCH_CLUSTERIP_SECONDS (default 1) of wrk each (1 thread,
+FIP_BENCH_CLUSTERIP_CONNS = 8 connections). Rates are medians over rounds; ratios are medians of
+per-round ratios (two points of one round are seconds apart: the lab machine is shared, and a slow
+moment moves both).
 
 Figures: `<mode>_rps_<n>` and `<mode>_p50_us_<n>` / `<mode>_p99_us_<n>` (request latency as wrk
 reports it: connect + request + response); `tc_vs_iptables_10k`, `sock_vs_iptables_10k` (rate
@@ -35,6 +36,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import re
 import secrets
 import statistics
@@ -55,9 +57,9 @@ from lab.servicelab import Pod, ServiceLab
 
 HERE = Path(__file__).resolve().parent
 SIZES = tuple(int(n) for n in os.environ.get("FIP_BENCH_CLUSTERIP_SIZES", "100,1000,10000").split(","))
-SECONDS = float(os.environ.get("FIP_BENCH_CLUSTERIP_SECONDS", "3"))
+SECONDS = float(os.environ.get("FIP_BENCH_CLUSTERIP_SECONDS", "1"))
 CONNS = int(os.environ.get("FIP_BENCH_CLUSTERIP_CONNS", "8"))
-ROUNDS = int(os.environ.get("FIP_BENCH_CLUSTERIP_ROUNDS", "3"))
+ROUNDS = int(os.environ.get("FIP_BENCH_CLUSTERIP_ROUNDS", "9"))
 CGROUP2 = "/sys/fs/cgroup/unified" if os.path.ismount("/sys/fs/cgroup/unified") else "/sys/fs/cgroup"
 BACKEND, BACKEND_PORT = "10.0.1.10", 8080
 POD_CIDR = "10.0.1.0/24"  # kube-proxy's --cluster-cidr: pod sources are not masqueraded
@@ -279,9 +281,11 @@ def _measure(lab: ServiceLab, direct: Pod, setups: list[SizeSetup]) -> dict[str,
             wrk(lab, pod, url, 1, cgroup)
     runs: dict[tuple[int, str], list[dict[str, float]]] = {(n, m): [] for n in points for m in MODES}
     for r in range(ROUNDS):
-        for n, modes in points.items():
-            for mode, (pod, url, cgroup) in modes.items():
-                runs[(n, mode)].append(wrk(lab, pod, url, SECONDS, cgroup))
+        order = [(n, m) for n in points for m in MODES]
+        random.Random(r).shuffle(order)  # no point always follows the same neighbour
+        for n, mode in order:
+            pod, url, cgroup = points[n][mode]
+            runs[(n, mode)].append(wrk(lab, pod, url, SECONDS, cgroup))
         line = "  ".join(f"{n}/{m} {runs[(n, m)][-1]['rps']:.0f}" for n in points for m in MODES)
         print(f"  round {r + 1}: {line}", file=sys.stderr, flush=True)
     figures: dict[str, float] = {}
