@@ -100,6 +100,9 @@ class DefinitionsController:
             if time.monotonic() >= next_refresh:
                 self.refresh()
                 next_refresh = time.monotonic() + refresh_period
+            if not self.gate.acting():
+                self.gate.wait_acting(0.5)
+                continue
             key = self.queue.get(timeout=0.5)
             if key is None:
                 continue

@@ -10,6 +10,7 @@ is dropped in the next.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 
 
@@ -51,4 +52,7 @@ class Gate:
         """Block up to `timeout` s until acting (True) or not (False)."""
         with self._lock:
             self.changed.wait_for(lambda: self._leading and not self._rebuilding, timeout)
+        if self.acting():
+            return True
+        time.sleep(min(timeout, 0.05))  # leading but the caches are (re)syncing: do not spin
         return self.acting()

@@ -170,7 +170,7 @@ class Controllers:
             except StoreError as err:
                 log.warning("store check: %s", err)
                 continue
-            if why and self.gate.leading:
+            if why and self.gate.leading and not self.gate.rebuilding:
                 try:
                     self.rebuilder.run(why)
                 except (StoreError, KubeError) as err:

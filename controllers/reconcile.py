@@ -153,15 +153,18 @@ class Reconciler:
     def _rerecord(
         self, stored: dict[str, list[AllocationRecord]], pods: list[PodView], result: PassResult
     ) -> None:
-        index = {(r.subnet, r.ip): r for recs in stored.values() for r in recs}
+        index = {(r.subnet, int(r.ip)): r for recs in stored.values() for r in recs}
         live = self.cache.live()
         now = self.clock()
         for pod in pods:
-            want = record_of(pod, now)
-            if want is None or want.subnet not in stored:
+            a = pod.allocation
+            if a is None or pod.finished or a.subnet not in stored:
                 continue
-            have = index.get((want.subnet, want.ip))
+            have = index.get((a.subnet, int(a.ip)))
             if have is not None and have.pod_uid == pod.uid:
+                continue  # the common case: nothing to build
+            want = record_of(pod, now)
+            if want is None:
                 continue
             if have is not None:
                 holder = live.get(have.pod_uid) if have.pod_uid else None

@@ -87,12 +87,15 @@ class ReleaseController:
 
     def run(self, stop: threading.Event) -> None:
         while not stop.is_set():
+            if not self.gate.acting():  # keys wait in the queue until we lead with synced caches
+                self.gate.wait_acting(0.5)
+                continue
             key = self.queue.get(timeout=0.5)
             if key is None:
                 continue
             try:
                 if not self.gate.acting():
-                    self.queue.add_after(key, 0.5)  # parked until we lead with synced caches
+                    self.queue.add_after(key, 0.5)
                     continue
                 self.reconcile(key)
                 self.queue.forget(key)

@@ -13,14 +13,15 @@ from __future__ import annotations
 
 import ipaddress
 import re
+import socket
 
 from fip.core import annotation
 from fip.core.annotation import Allocation
 from fip.core.names import LABEL, SUBDOMAIN
 from fip.core.owner import OwnerKey, OwnerKind
 
-_Q = r"(0|[1-9][0-9]{0,2})"
-_IP = rf"{_Q}\.{_Q}\.{_Q}\.{_Q}"
+_Q = r"(?:0|[1-9][0-9]{0,2})"
+_IP = rf"({_Q}\.{_Q}\.{_Q}\.{_Q})"
 _CANONICAL = re.compile(
     rf'\{{"ip":"{_IP}","prefix":([1-9][0-9]?),"gateway":"{_IP}","vlan":(0|[1-9][0-9]{{0,3}}),'
     r'"subnet":"([a-z0-9.-]{1,253})","owner":"([a-z0-9-]{1,63})/(Pod|Deployment|StatefulSet|TApp)/'
@@ -29,11 +30,12 @@ _CANONICAL = re.compile(
 _INSTANCE_KINDS = {"StatefulSet", "TApp"}
 
 
-def _quad(parts: tuple[str, ...]) -> int | None:
-    a, b, c, d = (int(p) for p in parts)
-    if a > 255 or b > 255 or c > 255 or d > 255:
+def _quad(text: str) -> int | None:
+    """The dotted quad (already canonical by the pattern) as an integer; None past 255."""
+    try:
+        return int.from_bytes(socket.inet_aton(text), "big")
+    except OSError:
         return None
-    return (a << 24) | (b << 16) | (c << 8) | d
 
 
 def _fast(text: str) -> Allocation | None:  # noqa: PLR0911 (one refusal per rule, like the strict parser)
@@ -41,9 +43,9 @@ def _fast(text: str) -> Allocation | None:  # noqa: PLR0911 (one refusal per rul
     if m is None:
         return None
     g = m.groups()
-    ip, gw = _quad(g[0:4]), _quad(g[5:9])
-    prefix, vlan = int(g[4]), int(g[9])
-    subnet, ns, kind, name, inst = g[10], g[11], g[12], g[13], g[14]
+    ip, gw = _quad(g[0]), _quad(g[2])
+    prefix, vlan = int(g[1]), int(g[3])
+    subnet, ns, kind, name, inst = g[4], g[5], g[6], g[7], g[8]
     if ip is None or gw is None or prefix > 32 or vlan > 4094 or gw == ip:
         return None
     host = 32 - prefix

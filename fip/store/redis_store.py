@@ -422,10 +422,10 @@ class RedisStore:
                     pipe.fcall("fip_record", 1, meta_key(rec.subnet), h, enc.encode_record(rec), ver)
                     calls.append((i, h))
                 replies = pipe.execute(raise_on_error=False) if calls else []
-            for (i, h), reply in zip(calls, replies, strict=True):
+            for (i, _h), reply in zip(calls, replies, strict=True):
                 rec = chunk[i]
                 if isinstance(reply, list) and reply and reply[0] == "OK":
-                    results[i] = enc.decode_record(rec.subnet, h, reply[1])
+                    results[i] = rec  # the function stored exactly these fields
                     continue
                 try:
                     results[i] = self.record(rec)
