@@ -97,8 +97,9 @@ def populate(api: APIServer, store: Any) -> None:
                 keep_status=True,
             )  # fmt: skip
             uid, node = pod["metadata"]["uid"], f"node-{n % 50}"
-            rec = AllocationRecord(ip, SUBNET.name, owner, IPState.BOUND, ReleasePolicy.IMMUTABLE, f"{name}-{i}",
-                                   uid, node, created_at=1.0, updated_at=1.0)  # fmt: skip
+            policy = ReleasePolicy.IMMUTABLE
+            rec = AllocationRecord(ip, SUBNET.name, owner, IPState.BOUND, policy, f"{name}-{i}", uid, node,
+                                   created_at=1.0, updated_at=1.0)  # fmt: skip
             records.append(rec)
     bad = [r for r in store.record_many(records) if not isinstance(r, AllocationRecord)]
     if bad:
