@@ -12,7 +12,7 @@ parse is skipped (it cannot match a node CIDR) rather than failing the whole nod
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Set
 from dataclasses import dataclass
 
 from fip.core.addresses import parse_ip
@@ -70,6 +70,7 @@ class NodeSubnetIndex:
         self._facts: dict[str, NodeFacts] = {}
         self._of: dict[str, frozenset[str]] = {}
         self._members: dict[str, set[str]] = {name: set() for name in self._subnets}
+        self._multi: set[str] = set()  # nodes in more than one subnet
 
     def put_node(self, facts: NodeFacts) -> None:
         self.remove_node(facts.name)
@@ -78,11 +79,14 @@ class NodeSubnetIndex:
         self._of[facts.name] = of
         for name in of:
             self._members[name].add(facts.name)
+        if len(of) > 1:
+            self._multi.add(facts.name)
 
     def remove_node(self, name: str) -> None:
         for subnet in self._of.pop(name, frozenset()):
             self._members[subnet].discard(name)
         self._facts.pop(name, None)
+        self._multi.discard(name)
 
     def set_subnets(self, subnets: Iterable[Subnet]) -> bool:
         """Replace the definitions and recompute every node; False when nothing changed."""
@@ -91,6 +95,7 @@ class NodeSubnetIndex:
             return False
         self._subnets = new
         self._members = {name: set() for name in new}
+        self._multi = set()
         facts = list(self._facts.values())
         self._facts.clear()
         self._of.clear()
@@ -108,6 +113,17 @@ class NodeSubnetIndex:
     def nodes_of(self, subnet: str) -> frozenset[str]:
         return frozenset(self._members.get(subnet, ()))
 
+    def members(self, subnet: str) -> Set[str]:
+        """The live member set of `subnet` (read only: set algebra over 5,000 nodes in C)."""
+        return self._members.get(subnet, _EMPTY)
+
+    def known_nodes(self) -> Set[str]:
+        return self._of.keys()
+
+    def in_several(self) -> Set[str]:
+        """Nodes that sit in more than one subnet."""
+        return self._multi
+
     def populated(self, subnet: str) -> bool:
         return bool(self._members.get(subnet))
 
@@ -123,4 +139,8 @@ class NodeSubnetIndex:
         out._facts = dict(self._facts)
         out._of = dict(self._of)
         out._members = {k: set(v) for k, v in self._members.items()}
+        out._multi = set(self._multi)
         return out
+
+
+_EMPTY: frozenset[str] = frozenset()

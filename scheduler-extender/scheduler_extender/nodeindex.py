@@ -155,6 +155,10 @@ class ClusterView:
         idx = self._index
         return idx.subnets_of, idx.known, idx.populated
 
+    def index(self) -> NodeSubnetIndex:
+        """The live index; read it under `locked()`."""
+        return self._index
+
     def locked(self) -> threading.Lock:
         return self._lock
 

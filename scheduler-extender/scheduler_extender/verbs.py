@@ -20,7 +20,7 @@ from typing import Any, Protocol
 
 from fip.core.errors import FipError, InvalidInput
 from fip.core.owner import OwnerKind
-from fip.core.placement import FilterOutcome, Placement, filter_nodes, place, score_nodes
+from fip.core.placement import FilterOutcome, Placement, filter_index, place, score_map
 from fip.core.podrequest import PodRequest, parse_request, wants_ip
 from fip.core.policy import ReleasePolicy
 from fip.core.record import AllocationRecord, IPState
@@ -132,8 +132,7 @@ class Verbs:
         self.remember(args.pod)
         d = self.decide(args.pod)
         with self.view.locked():
-            subnets_of, known, populated = self.view.node_subnets()
-            out = filter_nodes(d.placement, names, subnets_of, known, populated)
+            out = filter_index(d.placement, names, self.view.index())
         self._account(args.pod, out)
         return wire.filter_result(args, out.passed, out.failed, out.unresolvable)
 
@@ -169,10 +168,9 @@ class Verbs:
             return wire.priority_list([(n, 0) for n in names])
         d = self.decide(args.pod)
         with self.view.locked():
-            subnets_of, _, _ = self.view.node_subnets()
-            scores = score_nodes(d.placement, names, subnets_of)
+            scores = score_map(d.placement, self.view.index())
         metrics.DECISIONS.labels("prioritize", "scored").inc()
-        return wire.priority_list(scores)
+        return wire.priority_list_for(names, scores)
 
     def preempt(self, args: wire.PreemptionArgs) -> Obj:
         """Keep only victim nodes where the pod could get its IP; victims themselves unchanged."""
@@ -181,8 +179,7 @@ class Verbs:
             return wire.preemption_result(args.victims)
         d = self.decide(args.pod)
         with self.view.locked():
-            subnets_of, known, populated = self.view.node_subnets()
-            out = filter_nodes(d.placement, list(args.victims), subnets_of, known, populated)
+            out = filter_index(d.placement, list(args.victims), self.view.index())
         keep = {n: args.victims[n] for n in out.passed}
         metrics.DECISIONS.labels("preempt", "kept" if keep else "none_kept").inc()
         meta = args.pod["metadata"]

@@ -174,6 +174,12 @@ def priority_list(scores: Sequence[tuple[str, int]]) -> list[Obj]:
     return [{"Host": host, "Score": int(score)} for host, score in scores]
 
 
+def priority_list_for(names: Sequence[str], scores: Mapping[str, int]) -> list[Obj]:
+    """HostPriorityList for `names` in order, 0 for names without a score (scores are ints)."""
+    get = scores.get
+    return [{"Host": n, "Score": get(n, 0)} for n in names]
+
+
 @dataclass(frozen=True, slots=True)
 class BindingArgs:
     pod_name: str

@@ -2,18 +2,31 @@
 
 from __future__ import annotations
 
+import dataclasses
 import ipaddress
 from collections.abc import Sequence
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from placement_world import POOLS, SUBNETS, index, record, request, usage
+from placement_world import POOLS, SUBNETS, index, record, request, subnet, usage
 
-from fip.core.placement import Choice, FilterOutcome, Placement, bind_choice, filter_nodes, place, score_nodes
+from fip.core.nodesubnet import NodeFacts, NodeSubnetIndex
+from fip.core.placement import (
+    Choice,
+    FilterOutcome,
+    Placement,
+    bind_choice,
+    filter_index,
+    filter_nodes,
+    place,
+    score_index,
+    score_nodes,
+)
 from fip.core.podrequest import PodRequest
 from fip.core.policy import ReleasePolicy
 from fip.core.record import AllocationRecord, IPState
+from fip.core.subnet import NodeSelection
 
 IDX = index()
 NODES = IDX.node_names()
@@ -286,3 +299,43 @@ def test_placement_invariants(
 def test_no_pool_escape_property_example(pool: str) -> None:
     p = place(request(ns="other", pool=pool), [], SUBNETS, usage(), POOLS)
     assert bool(run(p).passed) is (pool == "")
+
+
+# --- the fast set-algebra forms answer exactly as the per-node loops ---------------------------
+
+_RACK = dataclasses.replace(subnet("rack-1", 9), nodes=NodeSelection(match_labels=(("rack", "r1"),)))
+SUBNETS2 = {**SUBNETS, _RACK.name: _RACK}
+
+
+def _index2() -> NodeSubnetIndex:
+    idx = NodeSubnetIndex(SUBNETS2.values())
+    for name in SUBNETS:
+        for i in range(3):
+            idx.put_node(NodeFacts(f"{name}-n{i}", {"l2": name, **({"rack": "r1"} if i == 0 else {})}))
+    idx.put_node(NodeFacts("rack-only", {"rack": "r1"}))
+    idx.put_node(NodeFacts("lonely", {}))
+    return idx
+
+
+IDX2 = _index2()
+NODES2 = [*IDX2.node_names(), "ghost"]
+
+
+@settings(max_examples=400, deadline=None)
+@given(_worlds(), st.permutations(NODES2))
+def test_fast_forms_equal_the_loops(
+    world: tuple[PodRequest, list[AllocationRecord], dict[str, int], int | None, frozenset[str]],
+    order: list[str],
+) -> None:
+    req, held, free, replicas, gone = world
+    use = {
+        **usage(free),
+        "rack-1": usage(free)["dc1-a"].__class__("rack-1", 253, 253 - free.get("dc1-a", 100), 0),
+    }
+    p = place(req, held, SUBNETS2, use, POOLS, replicas=replicas, gone=gone)
+    slow = filter_nodes(p, order, IDX2.subnets_of, IDX2.known, IDX2.populated)
+    fast = filter_index(p, order, IDX2)
+    assert fast.passed == slow.passed
+    assert fast.failed == slow.failed
+    assert fast.unresolvable == slow.unresolvable
+    assert score_index(p, order, IDX2) == score_nodes(p, order, IDX2.subnets_of)
