@@ -156,7 +156,7 @@ def _driver(args: tuple[int, list[dict[str, Any]], list[str]]) -> tuple[int, int
             local.conn = Conn(port)
         m = p["metadata"]
         _, reply = local.conn.post("/fip/bind", wire.binding_args(m["name"], m["namespace"], m["uid"], host))
-        return reply["Error"] == ""
+        return bool(reply["Error"] == "")
 
     start = time.perf_counter()
     futures = []
@@ -187,7 +187,9 @@ def measure(
         conn.post("/fip/filter", wire.extender_args(p, node_objs, node_cache_capable=True))
     seq = iter(api_pods[20:])
     print(f"filter: {FILTER_CALLS} names-mode calls with {len(names)} names, then bind ...", flush=True)
-    filt, binds, chosen = [], [], []
+    filt: list[float] = []
+    binds: list[float] = []
+    chosen: list[tuple[dict[str, Any], str]] = []
     for _ in range(FILTER_CALLS):
         p = next(seq)
         took, result = conn.post("/fip/filter", wire.extender_args(p, node_objs, node_cache_capable=True))
