@@ -1,4 +1,5 @@
-"""fip.kube.client and fipd's pod cache (the fip.kube informer) against the lab's API server over real HTTP."""
+"""fip.kube.client and fipd's pod cache (the fip.kube informer) against the lab's API server over
+real HTTP."""
 
 from __future__ import annotations
 
