@@ -127,9 +127,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def run(args: argparse.Namespace, stop: threading.Event) -> int:
     from controllers.health import HealthServer
-    from controllers.manager import Controllers
+    from controllers.manager import Controllers, tune_gc
     from fip.kube.client import KubeClient
 
+    tune_gc()
     started = time.monotonic()
     state: dict[str, Any] = {}
 

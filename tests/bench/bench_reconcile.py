@@ -152,8 +152,9 @@ def report(fig: dict[str, float]) -> str:
 
 
 def run(json_path: str | None) -> dict[str, float]:
-    from controllers.manager import Controllers
+    from controllers.manager import Controllers, tune_gc
 
+    tune_gc()  # as fip-controllers' main does
     print(f"bench reconcile on {platform.node()} ({os.cpu_count()} CPUs), {N:,} pods and records", flush=True)
     fig: dict[str, float] = {}
     with (
