@@ -88,6 +88,7 @@ class RedisStore:
         self.where = f"redis at {url.redacted()}"
         self._code, self._version = _source()
         self._defs: dict[str, tuple[str, Subnet]] = {}
+        self._decoded: dict[str, Subnet] = {}  # definition text -> Subnet (subnets())
         self._cluster = url.scheme == "redis+cluster"
         with self._guard():
             self._r: Any = self._connect(url, timeout)
@@ -237,13 +238,24 @@ class RedisStore:
         self._defs.pop(name, None)
 
     def subnets(self) -> list[Subnet]:
+        """Pipelined, and a definition whose text did not change is not decoded again (the
+        extender re-reads all of them every few seconds)."""
         with self._guard():
             names = sorted(self._r.smembers(SUBNETS))
-            out = []
+            pipe = self._r.pipeline(transaction=False)
             for name in names:
-                text = self._r.hget(meta_key(name), "def")
-                if text is not None:
-                    out.append(enc.decode_subnet(text))
+                pipe.hget(meta_key(name), "def")
+            texts = pipe.execute() if names else []
+        out = []
+        for text in texts:
+            if text is not None:
+                subnet = self._decoded.get(text)
+                if subnet is None:
+                    subnet = self._decoded[text] = enc.decode_subnet(text)
+                out.append(subnet)
+        if len(self._decoded) > 4 * len(out) + 64:
+            live = set(texts)
+            self._decoded = {t: sub for t, sub in self._decoded.items() if t in live}
         return out
 
     def put_pool(self, pool: Pool) -> None:
