@@ -28,8 +28,9 @@ moment moves both).
 Figures: `<mode>_rps_<n>` and `<mode>_p50_us_<n>` / `<mode>_p99_us_<n>` (request latency as wrk
 reports it: connect + request + response); `tc_vs_iptables_10k`, `sock_vs_iptables_10k` (rate
 ratios at 10,000 Services), `tc_vs_direct`, `sock_vs_direct` (at 10,000), `tc_flatness`,
-`sock_flatness` (rate at 10,000 over rate at 100). Targets: the best fip mode >= 2.0 against
-iptables at 10k, >= 0.9 against direct, flatness >= 0.9.
+`sock_flatness` (rate at 10,000 over rate at 100); `<mode>_p50_speedup_vs_iptables_10k` and
+`<mode>_p50_speedup_vs_direct` (median request latency of the other path over fip's).
+Targets: the best fip mode >= 2.0 against iptables at 10k, >= 0.9 against direct, flatness >= 0.9.
 """
 
 from __future__ import annotations
@@ -302,6 +303,10 @@ def _measure(lab: ServiceLab, direct: Pod, setups: list[SizeSetup]) -> dict[str,
         figures[f"{mode}_vs_direct"] = ratio((big, mode), (big, "direct"))
         figures[f"{mode}_flatness"] = ratio((big, mode), (small, mode))
     figures["iptables_flatness"] = ratio((big, "iptables"), (small, "iptables"))
+    for mode in ("tc", "sock"):  # latency (p50) as speed-ups: higher is better, like the rate ratios
+        p50 = figures[f"{mode}_p50_us_{big}"]
+        figures[f"{mode}_p50_speedup_vs_iptables_10k"] = figures[f"iptables_p50_us_{big}"] / p50
+        figures[f"{mode}_p50_speedup_vs_direct"] = figures[f"direct_p50_us_{big}"] / p50
     best = max(("tc", "sock"), key=lambda m: figures[f"{m}_rps_{big}"])
     figures["targets_met"] = float(
         figures[f"{best}_vs_iptables_10k"] >= 2.0
@@ -331,4 +336,11 @@ def report(f: dict[str, float]) -> None:
     ):
         print(f"{key:<22} {f[key]:6.2f}   target {target} (best fip mode)")
     print(f"{'iptables_flatness':<22} {f['iptables_flatness']:6.2f}   (for comparison)")
+    for key in (
+        "tc_p50_speedup_vs_iptables_10k",
+        "sock_p50_speedup_vs_iptables_10k",
+        "tc_p50_speedup_vs_direct",
+        "sock_p50_speedup_vs_direct",
+    ):
+        print(f"{key:<34} {f[key]:6.2f}   (median latency, no target)")
     print(f"targets met: {'yes' if f['targets_met'] else 'no'}")
