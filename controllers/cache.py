@@ -1,9 +1,11 @@
 """The controllers' view of the cluster: one informer per kind plus the indexes decisions need.
 
-Pods are indexed by UID (the planner's "is this pod live") and by owner workload key (what a
-release reconcile looks at). A pod's DELETED event leaves a tombstone (its UID, kept
-`TOMBSTONE_TTL` seconds): positive evidence that the pod is gone, so its IP can be released at
-once instead of after the grace period. Finished pods (Succeeded/Failed) stay in the index; the
+Only fip pods are kept (asking for `fip.io/ip` or carrying `fip.io/allocation`; a pod's
+resources cannot change, so no other pod can ever hold a record). They are indexed by UID (the
+planner's "is this pod live") and by owner workload key (what a release reconcile looks at). A
+pod's DELETED event leaves a tombstone (its UID, kept `TOMBSTONE_TTL` seconds): positive
+evidence that the pod is gone, so its IP can be released at once instead of after the grace
+period. Finished pods (Succeeded/Failed) stay in the index; the
 planner treats them as gone.
 
 `listeners` get the owner workload key of every change (pods: their owner; workloads: themselves)
@@ -20,8 +22,10 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from fip.core.annotation import KEY as ALLOCATION
 from fip.core.kubeview import KINDS, PodView, bare_pod_state, owner_state, pod_view, workload_key
 from fip.core.owner import OwnerKey, OwnerKind
+from fip.core.podrequest import wants_ip
 from fip.core.releaseplan import LivePod, OwnerState
 from fip.kube.informer import Informer
 from fip.kube.resources import DEPLOYMENTS, PODS, POOLS, REPLICASETS, STATEFULSETS, SUBNETS, TAPPS, Resource
@@ -96,6 +100,8 @@ class ClusterCache:
             if kind == "DELETED":
                 self._gone[uid] = self._clock()
                 self._expire()
+            elif not _fip_pod(obj):
+                return  # neither asks for an IP nor carries one: nothing of ours (most pods)
             else:
                 try:
                     view = pod_view(obj, self.deployment_of, owner_from_annotation=True)
@@ -186,6 +192,11 @@ class ClusterCache:
             with self._lock:
                 return bare_pod_state(key, self._by_name), []
         return owner_state(key.kind.value, self.workload(key), key)
+
+
+def _fip_pod(obj: Obj) -> bool:
+    notes = (obj.get("metadata") or {}).get("annotations")
+    return (isinstance(notes, Mapping) and ALLOCATION in notes) or wants_ip(obj)
 
 
 __all__ = ["KINDS", "RESOURCES", "WORKLOADS", "ClusterCache"]
