@@ -9,8 +9,10 @@ every pod that got an allocation (distinct UIDs) and records, per `keep` ordinal
 with. Faults, every 4-10 s, each kind at least once, then at random:
 
     kill-extender, kill-controllers, kill-fipd (a random node)   SIGKILL; the supervisor restarts it
-    restart-redis        SIGKILL redis; restarted from its AOF (appendfsync always), new run id
+    restart-redis        SIGKILL the Redis primary; restarted from its AOF (appendfsync always)
     flushall             total loss of Redis (once): the controllers must rebuild from the pods
+    sentinel-failover    (lab with `redis: sentinel`, once) SENTINEL FAILOVER: the replica is
+                         promoted, the clients follow the Sentinel, the controllers see a new run id
     drop-watches         every open watch of the API server ends (clients resume)
     compact              every older resourceVersion answers 410 (clients re-list)
 
@@ -40,6 +42,7 @@ from fip.kube.informer import Informer
 from fip.kube.resources import DEPLOYMENTS, PODS, STATEFULSETS
 from lab.cluster import invariants
 from lab.cluster.rundir import RunDir
+from lab.cluster.supervisor import same_process
 from lab.redisproc import command
 from lab.wait import WaitTimeout, wait_for
 
@@ -54,6 +57,7 @@ KINDS = (
     "drop-watches",
     "compact",
 )
+SENTINEL_KINDS = ("sentinel-failover",)  # on a lab with `redis: sentinel`, once
 Obj = dict[str, Any]
 
 
@@ -177,16 +181,46 @@ class Chaos:
 
     # -- faults -----------------------------------------------------------------------------------
 
+    def kinds(self) -> tuple[str, ...]:
+        return KINDS + (SENTINEL_KINDS if self._sentinel() is not None else ())
+
+    def _sentinel(self) -> int | None:
+        url = str((self.run.read() or {}).get("redis_url", ""))
+        if not url.startswith("redis+sentinel://"):
+            return None
+        return int(url.split("://", 1)[1].split("/", 1)[0].rsplit(":", 1)[1])
+
+    def _primary(self) -> int:
+        """The port of the Redis primary now (the Sentinel's answer in sentinel mode)."""
+        sentinel = self._sentinel()
+        ports = (self.run.read() or {}).get("ports") or {}
+        if sentinel is None:
+            return int(ports["redis"])
+        got = command(sentinel, "SENTINEL", "GET-MASTER-ADDR-BY-NAME", "fip")
+        if not isinstance(got, list) or len(got) != 2:
+            raise RuntimeError(f"the Sentinel names no primary: {got!r}")
+        return int(got[1])
+
     def faults(self) -> None:
-        order = list(KINDS)
+        order = list(self.kinds())
         self.rng.shuffle(order)
         while not self.stop.wait(self.rng.uniform(4, 10)):
-            kind = order.pop() if order else self.rng.choice([k for k in KINDS if k != "flushall"])
+            once = ("flushall", *SENTINEL_KINDS)
+            kind = order.pop() if order else self.rng.choice([k for k in self.kinds() if k not in once])
             try:
                 detail = self.inject(kind)
-            except (OSError, KeyError, RuntimeError) as err:
+            except (OSError, KeyError, RuntimeError, WaitTimeout) as err:
                 detail = f"could not inject: {err}"
             self.report.faults.append(f"{time.strftime('%H:%M:%S')} {kind}: {detail}")
+
+    def _running_pid(self, name: str) -> int:
+        """The component's PID once it runs (it may still be in its restart back-off)."""
+
+        def pid() -> int | None:
+            c = ((self.run.read() or {}).get("components") or {}).get(name) or {}
+            return int(c["pid"]) if same_process(c.get("pid"), c.get("start")) else None
+
+        return wait_for(pid, 30, f"{name} running again", interval=0.2)
 
     def inject(self, kind: str) -> str:
         state = self.run.read() or {}
@@ -194,18 +228,29 @@ class Chaos:
         if kind.startswith("kill-") or kind == "restart-redis":
             if kind == "kill-fipd":
                 name = self.rng.choice(sorted(n for n in comps if n.startswith("fipd-")))
+            elif kind == "restart-redis":
+                primary = self._primary()
+                name = next(n for n in ("redis", "redis-replica") if ports.get(n) == primary)
             else:
-                name = {
-                    "kill-extender": "extender",
-                    "kill-controllers": "controllers",
-                    "restart-redis": "redis",
-                }[kind]
-            pid = comps[name]["pid"]
+                name = {"kill-extender": "extender", "kill-controllers": "controllers"}[kind]
+            pid = self._running_pid(name)
             os.kill(pid, signal.SIGKILL)
             return f"SIGKILL {name} (pid {pid})"
         if kind == "flushall":
             self.flushes.append(time.monotonic())
-            return f"FLUSHALL: {command(int(ports['redis']), 'FLUSHALL')}"
+            primary = self._primary()
+            return f"FLUSHALL on the primary :{primary}: {command(primary, 'FLUSHALL')}"
+        if kind == "sentinel-failover":
+            sentinel, before = self._sentinel(), self._primary()
+            assert sentinel is not None
+            command(sentinel, "SENTINEL", "FAILOVER", "fip")
+            try:
+                wait_for(
+                    lambda: self._primary() != before, 30, "the Sentinel to name a new primary", interval=0.2
+                )
+            except WaitTimeout as err:
+                return f"SENTINEL FAILOVER: {err}"
+            return f"SENTINEL FAILOVER: primary :{before} -> :{self._primary()}"
         op = {"drop-watches": "drop-watches", "compact": "compact"}[kind]
         conn = http.client.HTTPConnection("127.0.0.1", int(ports["apiserver"]), timeout=5)
         try:

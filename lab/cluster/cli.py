@@ -64,12 +64,22 @@ def up_main(argv: list[str]) -> int:
         print(f"fip-lab up: a lab is already running in {run.root} (phase {old.get('phase')}); "
               f"run `fip-lab down --run-dir {run.root}` first", file=sys.stderr)  # fmt: skip
         return 1
-    for stale in ("logs", "pids", "nodes", "legacy", "redis", "extender-metrics"):
+    for stale in (
+        "logs",
+        "pids",
+        "nodes",
+        "legacy",
+        "redis",
+        "redis-replica",
+        "sentinel",
+        "extender-metrics",
+    ):
         shutil.rmtree(run.root / stale, ignore_errors=True)
     prefix = f"fl-{secrets.token_hex(3)}"
+    ports = {name: free_port() for name in plan.port_names(cfg)}
     state = {
         "phase": "starting", "progress": "starting", "prefix": prefix, "config": str(args.config.resolve()),
-        "ports": {name: free_port() for name in plan.port_names(cfg)}, "missing": plan.missing(),
+        "ports": ports, "missing": plan.missing(), "redis_url": plan.store_url(cfg, ports),
         "created": datetime.now(UTC).isoformat(timespec="seconds"), "kubeconfig": str(run.kubeconfig),
         "bpf_dir": plan.bpf_dir(prefix),
     }  # fmt: skip

@@ -20,6 +20,7 @@
               allow: [10.1.0.20]     # the fixed IPs it accepts; everything else is denied
     pools:                           # fip Pools (Pool spec fields + name)
       - {name: db, subnet: a, size: 10, namespaces: [db]}
+    redis: standalone                # or sentinel: a primary, a replica and a Sentinel (failover)
 
 Every node of a domain carries every VLAN of it; each Subnet selects its domain's nodes by the
 label `fip.io/l2=<domain>`. Only IPv4 is built. `load()` returns a `LabConfig` or raises one
@@ -51,7 +52,8 @@ L2_LABEL = "fip.io/l2"
 MODES = ("bridge", "macvlan")
 DEFAULT_SERVICE_CIDR = "10.96.0.0/12"
 MAX_NODES = 64
-_TOP = ("apiVersion", "kind", "serviceCIDR", "domains", "pools")
+_TOP = ("apiVersion", "kind", "serviceCIDR", "domains", "pools", "redis")
+REDIS_MODES = ("standalone", "sentinel")
 _DOMAIN = ("nodeCIDR", "nodes", "subnets")
 _NODE = ("name", "mode")
 _SUBNET = ("name", "cidr", "gateway", "vlan", "ranges", "excluded", "reserved", "legacy")
@@ -107,6 +109,7 @@ class LabConfig:
     domains: tuple[Domain, ...]
     service_cidr: IPv4Network
     pools: tuple[dict[str, Any], ...]  # Pool custom resources
+    redis: str = "standalone"  # or "sentinel"
 
     @property
     def nodes(self) -> tuple[LabNode, ...]:
@@ -161,7 +164,10 @@ def parse(doc: object) -> LabConfig:
     _check_no_overlap(domains, service)
     subnets = {s.subnet.name: s.subnet for d in domains for s in d.subnets}
     pools = tuple(_pool(i, p, subnets) for i, p in enumerate(sequence("pools", top.get("pools", []), 64)))
-    return LabConfig(domains, service, pools)
+    redis = top.get("redis", "standalone")
+    if redis not in REDIS_MODES:
+        raise InvalidInput("redis", redis, "is not a lab Redis mode", f"use one of {', '.join(REDIS_MODES)}")
+    return LabConfig(domains, service, pools, str(redis))
 
 
 def _domain(name: str, body: object, index: int) -> Domain:

@@ -25,7 +25,7 @@ from fip.core.errors import FipError
 from fip.kube.client import KubeClient
 from lab.cluster import bootstrap, config, topology
 from lab.cluster.errors import ComponentFailed, LabError
-from lab.cluster.plan import Spec, plan, probe_of
+from lab.cluster.plan import Spec, plan, probe_of, store_url
 from lab.cluster.rundir import RunDir
 from lab.cluster.supervisor import Component, Supervisor, start_time
 
@@ -104,8 +104,7 @@ def supervise(run: RunDir) -> int:
                     if problems:
                         raise ComponentFailed(_failure(run, problems))
                     if stage == 0:
-                        redis_url = f"redis://127.0.0.1:{ports['redis']}/0"
-                        bootstrap.init_store(cfg, run, redis_url)
+                        bootstrap.init_store(cfg, run, store_url(cfg, ports))
                         bootstrap.apply_resources(cfg, KubeClient(str(run.kubeconfig)))
                 run.update(phase="up", progress="up", components=_snapshot(sup, specs))
                 print(f"lab {state['prefix']} up", flush=True)

@@ -44,6 +44,19 @@ def redis_ping(port: int) -> Probe:
     return probe
 
 
+def sentinel_knows(port: int, master: str) -> Probe:
+    """The Sentinel answers and names a primary for `master`."""
+
+    def probe() -> str | None:
+        try:
+            got = command(port, "SENTINEL", "GET-MASTER-ADDR-BY-NAME", master, timeout=2.0)
+        except (OSError, RuntimeError) as err:
+            return f"sentinel on port {port}: {err}"
+        return None if isinstance(got, list) and len(got) == 2 else f"sentinel does not know {master} yet"
+
+    return probe
+
+
 def socket_listening(path: Path) -> Probe:
     """The unix socket exists (fipd creates it only once it serves)."""
 

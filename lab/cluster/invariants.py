@@ -161,8 +161,8 @@ def fipctl_check(run: RunDir, redis_url: str) -> tuple[int, str]:
 
 
 def redis_url(run: RunDir) -> str:
-    ports = (run.read() or {}).get("ports") or {}
-    return f"redis://127.0.0.1:{ports.get('redis')}/0"
+    state = run.read() or {}
+    return str(state.get("redis_url") or f"redis://127.0.0.1:{(state.get('ports') or {}).get('redis')}/0")
 
 
 def config_of(run: RunDir) -> LabConfig:

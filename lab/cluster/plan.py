@@ -32,7 +32,7 @@ from typing import Any
 import yaml
 
 from lab.cluster.config import L2_LABEL, LabConfig
-from lab.cluster.health import Probe, both, executable, http_ok, redis_ping, socket_listening
+from lab.cluster.health import Probe, both, executable, http_ok, redis_ping, sentinel_knows, socket_listening
 from lab.cluster.rundir import RunDir
 
 REPO = Path(__file__).resolve().parents[2]
@@ -43,6 +43,7 @@ EXTENDER = BIN / "fip-extender"
 CONTROLLERS = BIN / "fip-controllers"
 FIPD = BIN / "fipd"
 UPLINK = "eth1"
+SENTINEL_MASTER = "fip"
 # A lab's clock runs fast: reconcile every 5 s, leaks freed after 10 s (two confirmations), a
 # restarted controller takes the lease over within 5 s (production defaults: 60 s, 60 s, 15 s).
 CONTROLLER_TIMERS = ["--reconcile-period", "5", "--grace", "10", "--lease-duration", "5"]
@@ -84,6 +85,8 @@ def probe_of(spec: dict[str, Any] | None) -> Probe | None:
         parts.append(http_ok(int(spec["http"]), str(spec.get("path", "/healthz"))))
     if "redis" in spec:
         parts.append(redis_ping(int(spec["redis"])))
+    if "sentinel" in spec:
+        parts.append(sentinel_knows(int(spec["sentinel"]), SENTINEL_MASTER))
     if "socket" in spec:
         parts.append(socket_listening(Path(spec["socket"])))
     return both(*parts)
@@ -112,12 +115,9 @@ def scheduler_config(run: RunDir, extender_port: int | None) -> Path:
 def plan(cfg: LabConfig, run: RunDir, ports: dict[str, int], node_netns: dict[str, str],
          legacy_netns: dict[str, str]) -> list[Spec]:  # fmt: skip
     kc = str(run.kubeconfig)
-    redis_url = f"redis://127.0.0.1:{ports['redis']}/0"
+    redis_url = store_url(cfg, ports)
     specs = [
-        Spec("redis", 0, ["redis-server", "--bind", "127.0.0.1", "--port", str(ports["redis"]), "--dir",
-                          str(run.mkdir("redis")), "--appendonly", "yes", "--appendfsync", "always",
-                          "--save", "", "--protected-mode", "yes", "--daemonize", "no"],
-             {"redis": ports["redis"]}),
+        *redis_specs(cfg, run, ports),
         Spec("apiserver", 0, [PY, "-m", "lab.cli", "apiserver", "--listen", f"127.0.0.1:{ports['apiserver']}",
                               "--kubeconfig-out", kc], {"http": ports["apiserver"]}),
     ]  # fmt: skip
@@ -188,8 +188,47 @@ def plan(cfg: LabConfig, run: RunDir, ports: dict[str, int], node_netns: dict[st
     return specs
 
 
+def store_url(cfg: LabConfig, ports: dict[str, int]) -> str:
+    """The URL every component gets: the primary, or the Sentinel that names it."""
+    if cfg.redis == "sentinel":
+        return f"redis+sentinel://127.0.0.1:{ports['sentinel']}/{SENTINEL_MASTER}"
+    return f"redis://127.0.0.1:{ports['redis']}/0"
+
+
+def _redis(name: str, port: int, run: RunDir, *extra: str) -> list[str]:
+    return ["redis-server", "--bind", "127.0.0.1", "--port", str(port), "--dir", str(run.mkdir(name)),
+            "--appendonly", "yes", "--appendfsync", "always", "--save", "", "--protected-mode", "yes",
+            "--daemonize", "no", *extra]  # fmt: skip
+
+
+def redis_specs(cfg: LabConfig, run: RunDir, ports: dict[str, int]) -> list[Spec]:
+    """Standalone: one redis-server with its AOF. Sentinel: a primary, a replica of it and one
+    Sentinel (quorum 1, down-after 3 s) that fails over to the replica; both data nodes keep an
+    AOF, and a restarted old primary is turned into a replica by the Sentinel."""
+    specs = [Spec("redis", 0, _redis("redis", ports["redis"], run), {"redis": ports["redis"]})]
+    if cfg.redis != "sentinel":
+        return specs
+    primary = str(ports["redis"])
+    replica = _redis("redis-replica", ports["redis-replica"], run, "--replicaof", "127.0.0.1", primary)
+    specs.append(Spec("redis-replica", 0, replica, {"redis": ports["redis-replica"]}))
+    conf = run.mkdir("sentinel") / "sentinel.conf"
+    if not conf.exists():  # the Sentinel rewrites it with what it learns
+        conf.write_text(
+            f"bind 127.0.0.1\nport {ports['sentinel']}\ndir {conf.parent}\n"
+            f"sentinel monitor {SENTINEL_MASTER} 127.0.0.1 {primary} 1\n"
+            f"sentinel down-after-milliseconds {SENTINEL_MASTER} 3000\n"
+            f"sentinel failover-timeout {SENTINEL_MASTER} 10000\n"
+        )
+    specs.append(
+        Spec("sentinel", 0, ["redis-server", str(conf), "--sentinel"], {"sentinel": ports["sentinel"]})
+    )
+    return specs
+
+
 def port_names(cfg: LabConfig) -> list[str]:
     names = ["redis", "apiserver", "extender", "controllers"]
+    if cfg.redis == "sentinel":
+        names += ["redis-replica", "sentinel"]
     for n in cfg.nodes:
         names += [f"fipd-{n.name}", f"kubelet-{n.name}"]
     return names

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from fip.kube.client import KubeClient
 from fip.kube.resources import PODS
@@ -35,6 +36,7 @@ from lab.cluster.rundir import RunDir
 from lab.wait import wait_for
 
 FIP_LAB = Path(sys.executable).with_name("fip-lab")
+DEFAULT_CONFIG = Path(__file__).resolve().parents[2] / "lab" / "cluster" / "default.yaml"
 KUBECTL = Path(sys.executable).with_name("kubectl")
 NEEDS_ROOT = pytest.mark.skipif(
     os.geteuid() != 0 and os.environ.get("CI", "").lower() != "true", reason="needs root (network namespaces)"
@@ -126,8 +128,19 @@ def down(run_dir: Path) -> subprocess.CompletedProcess[str]:
 
 @pytest.fixture(scope="module")
 def system(tmp_path_factory: pytest.TempPathFactory) -> Iterator[System]:
-    run_dir = tmp_path_factory.mktemp("fiplab")
-    started = up(run_dir)
+    yield from bring_up(tmp_path_factory.mktemp("fiplab"))
+
+
+def bring_up(run_dir: Path, **changes: Any) -> Iterator[System]:
+    """`fip-lab up` in `run_dir` (the default config, with top-level `changes`, e.g. redis=
+    "sentinel"), the System while it runs, then `fip-lab down` and the check that nothing is left."""
+    extra: list[str] = []
+    if changes:
+        cfg = yaml.safe_load(DEFAULT_CONFIG.read_text())
+        cfg.update(changes)
+        (run_dir.parent / f"{run_dir.name}.yaml").write_text(yaml.safe_dump(cfg))
+        extra = ["--config", str(run_dir.parent / f"{run_dir.name}.yaml")]
+    started = up(run_dir, *extra)
     try:
         assert started.returncode == 0, f"fip-lab up failed:\n{started.stdout}\n{started.stderr}"
         yield System(RunDir(run_dir))

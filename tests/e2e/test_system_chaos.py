@@ -1,29 +1,38 @@
 """Chaos on the whole system (lab.cluster.chaos), bounded to about five minutes.
 
 While Deployments churn through at least 2,000 allocations and a StatefulSet loses pods, the
-extender, the controllers, fipd processes and Redis are killed at random (Redis restarting from
-its AOF), Redis loses everything once (FLUSHALL), and the API server drops every watch and
-forces 410s. Afterwards: no IP held twice, every running pod plugged and reachable from its
-legacy host, `fipctl check` clean, the StatefulSet's pods on their first IPs, and zero
-allocations once every workload is deleted.
+extender, the controllers, fipd processes and the Redis primary are killed at random (Redis
+restarting from its AOF), the Sentinel fails Redis over once, Redis loses everything once
+(FLUSHALL), and the API server drops every watch and forces 410s. Afterwards: no IP held
+twice, every running pod plugged and reachable from its legacy host, `fipctl check` clean, the
+StatefulSet's pods on their first IPs, and zero allocations once every workload is deleted.
 """
-# ruff: noqa: F811  (the system fixture imported from system_lab is re-bound as a test parameter)
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
-from system_lab import NEEDS_ROOT, System, system  # noqa: F401  (system is a fixture)
+from system_lab import NEEDS_ROOT, System, bring_up
 
 from lab.cluster import chaos
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, NEEDS_ROOT]
 
 
+@pytest.fixture(scope="module")
+def system(tmp_path_factory: pytest.TempPathFactory) -> Iterator[System]:
+    """The default lab with Redis behind a Sentinel (a primary and a replica), for the failover."""
+    yield from bring_up(tmp_path_factory.mktemp("fiplab"), redis="sentinel")
+
+
 def test_invariants_hold_after_chaos(system: System) -> None:
     report = chaos.run(system.run, seconds=240, target=2000, seed=12)
     print("\n".join(report.lines()))
     kinds = {f.split()[1].rstrip(":") for f in report.faults}
-    assert set(chaos.KINDS) <= kinds, f"not every kind of fault was injected: {sorted(kinds)}"
+    assert {*chaos.KINDS, *chaos.SENTINEL_KINDS} <= kinds, (
+        f"not every kind of fault was injected: {sorted(kinds)}"
+    )
     assert not [f for f in report.faults if "could not inject" in f], report.faults
     assert report.allocations >= 2000, "\n".join(report.lines())
     assert report.ok, "\n".join(report.lines())

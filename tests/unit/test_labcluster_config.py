@@ -163,3 +163,11 @@ def test_any_document_parses_or_is_refused_with_invalid_input(doc: object) -> No
         config.parse(doc)
     except InvalidInput as err:
         assert str(err)
+
+
+def test_the_redis_mode_is_standalone_or_sentinel() -> None:
+    assert config.parse(good()).redis == "standalone"
+    assert config.parse({**good(), "redis": "sentinel"}).redis == "sentinel"
+    assert 'redis: "cluster" is not a lab Redis mode; use one of standalone, sentinel' in refused(
+        {**good(), "redis": "cluster"}
+    )
