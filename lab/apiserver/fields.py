@@ -14,13 +14,17 @@ anywhere (Go decodes it as the zero value); fields the definitions leave open
 
 from __future__ import annotations
 
+import json
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
 
 from lab.apiserver.openapi import schemas
+from lab.apiserver.patch import merge_key
 from lab.apiserver.resources import ResourceType
+from lab.apiserver.schema import unknown as schema_unknown
 from lab.apiserver.status import bad_request, invalid
 
 Obj = dict[str, Any]
@@ -178,18 +182,52 @@ def check_patched(rt: ResourceType, obj: Obj, patch: Any, query: dict[str, str])
     return warnings(found.unknown, mode)
 
 
-def check_applied(rt: ResourceType, config: Obj, query: dict[str, str]) -> list[str]:
+def _typed_path(config: Obj, path: str, *, keyed: bool) -> str:
+    """`spec.containers[1].x` as structured-merge-diff prints it: `.spec.containers[name="log"].x`
+    (list items of keyed lists by their key)."""
+    out, field_name = "", ""
+    node: Any = config
+    for token in re.findall(r"[^.\[\]]+|\[\d+\]", path):
+        if token.startswith("["):
+            index = int(token[1:-1])
+            items = node if isinstance(node, list) else []
+            item = items[index] if index < len(items) else None
+            key = merge_key(field_name, items) if keyed else None
+            if isinstance(item, dict) and key is not None and key in item:
+                out += f"[{key}={json.dumps(item[key])}]"
+            else:
+                out += token
+            node = item
+        else:
+            field_name = token
+            out += f".{token}"
+            node = node.get(token) if isinstance(node, dict) else None
+    return out
+
+
+def check_applied(
+    rt: ResourceType, config: Obj, query: dict[str, str], namespace: str | None, name: str
+) -> list[str]:
     """A server-side apply configuration, typed as the field manager types it: unknown fields are
-    `field not declared in schema` (400 when Strict, else dropped with warnings)."""
+    `failed to create typed patch object (ns/name; apps/v1, Kind=Deployment): .spec.x: field not
+    declared in schema` (400 when Strict; otherwise dropped, with warnings)."""
     mode = _mode(query)
-    found = None if rt.custom else check(rt.group, rt.version, rt.kind, config, drop=mode != "Strict")
-    if found is None:
-        return []
-    typed = f"failed to create typed patch object ({rt.api_version}, Kind={rt.kind})"
-    if found.type_error:
-        raise bad_request(f"{typed}: {found.type_error}")
-    if found.unknown and mode == "Strict":
-        raise bad_request(
-            f"{typed}: " + ", ".join(f".{p}: field not declared in schema" for p in found.unknown)
-        )
-    return warnings(found.unknown, mode)
+    if rt.custom:
+        unknown = [p.lstrip(".") for p in schema_unknown(config, rt.schema)] if rt.schema else []
+        type_error = None
+    else:
+        found = check(rt.group, rt.version, rt.kind, config, drop=mode != "Strict")
+        if found is None:
+            return []
+        unknown, type_error = found.unknown, found.type_error
+    key = f"{namespace}/{name}" if rt.namespaced and namespace else name
+    typed = f"failed to create typed patch object ({key}; {rt.group}/{rt.version}, Kind={rt.kind})"
+    if type_error:
+        raise bad_request(f"{typed}: {type_error}")
+    if unknown and mode == "Strict":
+        errors = [
+            f"{_typed_path(config, p, keyed=not rt.custom)}: field not declared in schema" for p in unknown
+        ]
+        shown = errors[0] if len(errors) == 1 else "errors:\n" + "\n".join(f"  {e}" for e in errors)
+        raise bad_request(f"{typed}: {shown}")
+    return warnings(unknown, mode)

@@ -479,7 +479,7 @@ class Handler(BaseHTTPRequestHandler):
         body = self._decode(raw, rt.kind, patch=True)
         validation.check_shape(rt, body)
         if not route.subresource:
-            self._warnings += fields.check_applied(rt, body, route.query)
+            self._warnings += fields.check_applied(rt, body, route.query, route.namespace, route.name)
         if (body.get("metadata") or {}).get("name") not in (None, route.name):
             raise bad_request("the name of the object does not match the name on the URL")
         body.setdefault("metadata", {})["name"] = route.name

@@ -165,6 +165,12 @@ def test_unknown_fields_strict_by_default_warn_and_ignore(lab: Lab) -> None:
         'handled as a Deployment: strict decoding error: unknown field "spec.bogus", unknown field '
         '"spec.template.spec.containers[1].imagePullPolic"'
     )
+    out = lab.fails("apply", "--server-side", "-f", "-", stdin=body)
+    assert out.stderr.strip() == (
+        "Error from server (BadRequest): failed to create typed patch object (default/web-uf; apps/v1, Kind=Deployment): errors:\n"
+        "  .spec.bogus: field not declared in schema\n"
+        '  .spec.template.spec.containers[name="sidecar"].imagePullPolic: field not declared in schema'
+    )
     out = lab.run("apply", "--validate=warn", "-f", "-", stdin=body)
     assert out.returncode == 0 and out.stdout.strip() == "deployment.apps/web-uf created"
     assert 'Warning: unknown field "spec.bogus"' in out.stderr
