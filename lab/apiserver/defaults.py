@@ -283,7 +283,7 @@ def _service_defaults(obj: Obj, ips: ClusterIPs) -> None:
     spec.setdefault("sessionAffinity", "None")
     if spec["type"] != "ExternalName" and spec.get("clusterIP") in (None, ""):
         spec["clusterIP"] = ips.next()
-    if spec.get("clusterIP") and spec.get("clusterIP") != "None":
+    if spec.get("clusterIP"):  # headless ("None") too: clusterIPs ["None"], as dual-stack defaulting does
         spec.setdefault("clusterIPs", [spec["clusterIP"]])
         family = "IPv6" if ":" in spec["clusterIP"] else "IPv4"
         spec.setdefault("ipFamilies", [family])
