@@ -34,6 +34,7 @@ class Extender:
         workers: int = 2,
         extra: tuple[str, ...] = (),
         log: pathlib.Path,
+        refresh: float = 0.5,
     ) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -43,7 +44,7 @@ class Extender:
         self._out = log.open("ab")
         self.proc = subprocess.Popen(
             [str(BIN / "fip-extender"), "--redis-url", redis_url, "--listen", f"127.0.0.1:{self.port}",
-             "--kubeconfig", kubeconfig, "--workers", str(workers), "--refresh", "0.5", *extra],
+             "--kubeconfig", kubeconfig, "--workers", str(workers), "--refresh", str(refresh), *extra],
             stdout=self._out, stderr=subprocess.STDOUT, env=env, start_new_session=True,
         )  # fmt: skip
 

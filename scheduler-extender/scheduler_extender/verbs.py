@@ -31,6 +31,7 @@ log = logging.getLogger("fip.extender")
 Obj = dict[str, Any]
 MAX_GONE_CHECKS = 64
 POD_CACHE = 4096
+DECISION_TTL = 2.0
 
 
 class PodGetter(Protocol):
@@ -52,6 +53,7 @@ class Verbs:
         self.get_pod = get_pod
         self.clock = clock
         self._pods: OrderedDict[str, Obj] = OrderedDict()
+        self._decided: OrderedDict[str, tuple[float, Decision]] = OrderedDict()
 
     # --- shared ---------------------------------------------------------------------------------
     def remember(self, pod: Obj) -> None:
@@ -121,6 +123,22 @@ class Verbs:
                 out.add(rec.pod_uid)
         return frozenset(out)
 
+    def _keep(self, pod: Obj, d: Decision) -> None:
+        uid = str(pod["metadata"]["uid"])
+        self._decided[uid] = (self.clock(), d)
+        self._decided.move_to_end(uid)
+        while len(self._decided) > POD_CACHE:
+            self._decided.popitem(last=False)
+
+    def _recent(self, pod: Obj) -> Decision | None:
+        """The filter's decision for this pod if it is at most DECISION_TTL seconds old:
+        prioritize follows filter within the same scheduling cycle, and scores need not be
+        fresher than that. Bind always decides again."""
+        got = self._decided.get(str(pod["metadata"]["uid"]))
+        if got is None or self.clock() - got[0] > DECISION_TTL:
+            return None
+        return got[1]
+
     # --- verbs ----------------------------------------------------------------------------------
     def filter(self, args: wire.ExtenderArgs) -> Obj:
         names = (
@@ -131,6 +149,7 @@ class Verbs:
             return wire.filter_result(args, names, {}, {})
         self.remember(args.pod)
         d = self.decide(args.pod)
+        self._keep(args.pod, d)
         with self.view.locked():
             out = filter_index(d.placement, names, self.view.index())
         self._account(args.pod, out)
@@ -166,7 +185,7 @@ class Verbs:
         if not wants_ip(args.pod):
             metrics.DECISIONS.labels("prioritize", "not_fip").inc()
             return wire.priority_list([(n, 0) for n in names])
-        d = self.decide(args.pod)
+        d = self._recent(args.pod) or self.decide(args.pod)
         with self.view.locked():
             scores = score_map(d.placement, self.view.index())
         metrics.DECISIONS.labels("prioritize", "scored").inc()

@@ -308,3 +308,22 @@ def test_higher_priority_pod_goes_through_the_preempt_verb(world: Lab) -> None:
     text = ext.metrics()
     assert 'fip_extender_request_seconds_count{verb="preempt"}' in text
     assert 'fip_extender_decisions_total{outcome="kept",verb="preempt"}' in text
+
+
+def test_metrics_are_summed_over_the_gunicorn_workers(world: Lab) -> None:
+    three_domains(world, ips_per_domain=5, nodes_per_domain=1)
+    ext = world.start_extender(workers=2)
+    body = {
+        "Pod": {**bare_pod("m"), "metadata": {"name": "m", "namespace": "default", "uid": "u-m"}},
+        "Nodes": None,
+    }
+    for i in range(40):
+        status, reply = ext.post("/fip/filter", {**body, "NodeNames": ["dc-a-n0", "dc-b-n0", f"other-{i}"]})
+        assert status == 200 and len(reply["NodeNames"]) == 2
+    bad = ext.post("/fip/filter", None, raw=b"{")
+    assert bad[0] == 400
+    text = ext.metrics()
+    assert 'fip_extender_request_seconds_count{verb="filter"} 41.0' in text, text
+    assert 'fip_extender_node_rejections_total{reason="node_not_cached"} 40.0' in text
+    assert 'fip_extender_decisions_total{outcome="bad_request",verb="filter"} 1.0' in text
+    assert 'fip_extender_subnet_ips{state="free",subnet="dc-a"} 5.0' in text
