@@ -96,8 +96,13 @@ def _remove_stale_lab_pins(root: str = "/sys/fs/bpf") -> None:
 
 
 def _node_choice(kube: Any, node: str) -> str:
+    from fip.kube.errors import NotFound
+
     try:
         labels = ((kube.get_node(node).get("metadata") or {}).get("labels")) or {}
+    except NotFound:  # not registered yet (the kubelet does that): the mode's default applies
+        log.info("ClusterIP: node %s has no Node object yet; label %s not read", node, NODE_LABEL)
+        return ""
     except Exception as err:  # the API may be slow to come; auto falls back to the mode's default
         log.warning("ClusterIP: cannot read node %s for label %s: %s", node, NODE_LABEL, err)
         return ""
