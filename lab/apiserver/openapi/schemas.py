@@ -1,10 +1,10 @@
 """Schemas for the OpenAPI documents: built-in definitions (generated data + patch metadata) and
 custom resources (each CRD version's own `openAPIV3Schema`).
 
-Built-ins come from `builtin.json.gz`, written by `scripts/gen_openapi.py` from the official
-Python client's models (see that script for why it is a generated file), and get the
-`x-kubernetes-patch-*` extensions of `patchmeta` and, on each kind, the
-`x-kubernetes-group-version-kind` list that kubectl matches. v2 refers with
+Built-ins come from `builtin.json.gz`, written by `scripts/gen_openapi.py` from kube-apiserver
+1.37's own definitions (see that script for the source and why it is a generated file): with
+descriptions, formats, the `x-kubernetes-patch-strategy`/`-patch-merge-key` extensions strategic
+merge reads and, on each kind, the `x-kubernetes-group-version-kind` list kubectl matches. v2 refers with
 `#/definitions/<name>`; v3 with `#/components/schemas/<name>`, a `$ref` beside a description
 wrapped in `allOf` as kube-openapi writes it (kubectl follows `allOf[0]`).
 """
@@ -19,7 +19,6 @@ from typing import Any
 
 import orjson
 
-from lab.apiserver.openapi.patchmeta import PATCH_META
 from lab.apiserver.resources import ResourceType
 
 Obj = dict[str, Any]
@@ -30,23 +29,15 @@ V2_REF, V3_REF = "#/definitions/", "#/components/schemas/"
 
 @functools.cache
 def builtin() -> tuple[dict[str, Obj], dict[str, str]]:
-    """(definitions with patch metadata and GVK extensions, "group/version/Kind" -> name)."""
+    """(definitions, "group/version/Kind" -> definition name), loaded once."""
     data = orjson.loads(gzip.decompress(DATA.read_bytes()))
     defs: dict[str, Obj] = data["definitions"]
     kinds: dict[str, str] = data["kinds"]
-    for name, schema in defs.items():
-        short = name.rsplit(".", 1)[-1]
-        for field, prop in (schema.get("properties") or {}).items():
-            meta = PATCH_META.get((short, field))
-            if meta is not None:
-                prop["x-kubernetes-patch-strategy"] = meta[0]
-                if meta[1] is not None:
-                    prop["x-kubernetes-patch-merge-key"] = meta[1]
-    for gvk, name in kinds.items():
+    for gvk, name in kinds.items():  # the generated data has them; make sure of the ones served
         group, version, kind = gvk.split("/")
-        defs[name].setdefault("x-kubernetes-group-version-kind", []).append(
-            {"group": group, "version": version, "kind": kind}
-        )
+        listed = defs[name].setdefault("x-kubernetes-group-version-kind", [])
+        if {"group": group, "version": version, "kind": kind} not in listed:
+            listed.append({"group": group, "version": version, "kind": kind})
     return defs, kinds
 
 
