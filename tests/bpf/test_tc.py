@@ -11,6 +11,7 @@ from svcobjects import endpoints, load, service
 
 from bpf import tc
 from bpf.loader import Datapath
+from bpf.maps import desired
 from lab.servicelab import PODSERVER, Pod, ServiceLab
 from lab.topology import single_node
 
@@ -236,3 +237,20 @@ def test_bridge_mode_pod_when_configured(datapath: Datapath, lab: ServiceLab) ->
     load(datapath, [service("web", "10.96.0.10", HTTP)], [endpoints("web", ["10.0.1.19"], TARGET)])
     assert curl(lab, client, "http://10.96.0.10/") == "web"
     assert lab.probe(client, "http", ["10.96.0.10:80"] * 5) == ["web"] * 5
+
+
+def test_more_services_than_the_map_holds(datapath: Datapath, lab: ServiceLab) -> None:
+    """The frontends that fit are loaded and served; the rest are reported, none is half-loaded."""
+    client, web = lab.pod("client", "n1", 17), lab.pod("web", "n2", 19)
+    lab.serve(web)
+    attach(datapath, client)
+    limit = datapath.settings.services_max
+    services = [service(f"s{i}", f"10.96.{16 + i // 250}.{1 + i % 250}", HTTP) for i in range(limit + 10)]
+    slices = [endpoints(f"s{i}", ["10.0.1.19"], TARGET) for i in range(limit + 10)]
+    want = desired(services, slices, ids={}, limits=datapath.settings.limits)
+    assert len(want.state.services) == limit
+    assert sum("not loaded" in str(p) for p in want.problems) == 10
+    state = load(datapath, services, slices)
+    assert datapath.maps.count("services") == limit == len(state.services)
+    loaded = sorted(state.services)[0]
+    assert curl(lab, client, f"http://{loaded.vip}/") == "web"
