@@ -9,13 +9,15 @@ in-cluster configuration is used. With --tls-cert/--tls-key the extender serves 
 --client-ca as well, every client must present a certificate signed by that CA (mutual TLS, what
 kube-scheduler's `tlsConfig` with certFile/keyFile sends).
 
-Exit codes: 0 stopped, 2 usage or unreadable files.
+Exit codes: 0 stopped, 2 usage or unreadable files, 3 a worker could not start (Redis unreachable,
+kubeconfig unusable; the reason is logged on one line).
 """
 
 from __future__ import annotations
 
 import argparse
 import atexit
+import logging
 import os
 import shutil
 import ssl
@@ -27,6 +29,7 @@ from typing import Any
 from gunicorn.app.base import BaseApplication
 
 DEFAULT_MAX_BODY = 32 * 1024 * 1024
+WORKER_BOOT_ERROR = 3  # gunicorn's exit code when a worker cannot boot
 
 
 def _listen(value: str) -> str:
@@ -83,11 +86,19 @@ def check_args(args: argparse.Namespace) -> str:
             return f"--{flag.replace('_', '-')} {path}: no such file"
     if not args.refresh > 0:
         return "--refresh must be a positive number of seconds"
+    from fip.core.errors import InvalidInput
+    from fip.store.url import parse_store_url
+
+    try:
+        parse_store_url(args.redis_url, "--redis-url")
+    except InvalidInput as err:
+        return str(err)
     return ""
 
 
 def build_app(args: argparse.Namespace) -> Any:
     """Everything one worker serves with (runs after the fork)."""
+    from fip.core.errors import FipError
     from fip.kube.client import KubeClient
     from fip.kube.errors import NotFound
     from fip.kube.informer import Informer
@@ -97,8 +108,13 @@ def build_app(args: argparse.Namespace) -> Any:
     from scheduler_extender.nodeindex import ClusterView
 
     logs.setup(args.log_level)
-    store = open_store(args.redis_url)
-    kube = KubeClient(args.kubeconfig)
+    try:
+        store = open_store(args.redis_url)
+        kube = KubeClient(args.kubeconfig)
+    except FipError as err:
+        # one readable line, then gunicorn's "worker failed to boot" ends the process (exit 3)
+        logging.getLogger("fip.extender").error("cannot start: %s", err)
+        sys.exit(WORKER_BOOT_ERROR)
     view = ClusterView(
         store,
         nodes=Informer(kube, NODES, name="nodes"),

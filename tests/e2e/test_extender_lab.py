@@ -6,6 +6,7 @@ controller runs: stickiness here is the extender's own doing."""
 from __future__ import annotations
 
 import concurrent.futures
+import subprocess
 from collections.abc import Iterator
 from typing import Any
 
@@ -15,6 +16,7 @@ from extender_lab import Lab, lab, subnet_yaml
 from fip.core import annotation
 from fip.kube.resources import DEPLOYMENTS, EVENTS, NODES, PODS, STATEFULSETS
 from fip.store.factory import open_store
+from lab.extenderproc import BIN, Extender
 from lab.wait import wait_for
 from lab.workloads.manager import Manager
 
@@ -327,3 +329,24 @@ def test_metrics_are_summed_over_the_gunicorn_workers(world: Lab) -> None:
     assert 'fip_extender_node_rejections_total{reason="node_not_cached"} 40.0' in text
     assert 'fip_extender_decisions_total{outcome="bad_request",verb="filter"} 1.0' in text
     assert 'fip_extender_subnet_ips{state="free",subnet="dc-a"} 5.0' in text
+
+
+def test_start_without_redis_exits_3_with_one_readable_line(world: Lab) -> None:
+    from lab.redisproc import free_port
+
+    ext = Extender(
+        f"redis://127.0.0.1:{free_port()}", world.kubeconfig, workers=1, log=world.tmp / "noredis.log"
+    )
+    world.stack.callback(ext.stop)
+    assert ext.proc.wait(60) == 3
+    log = ext.log_tail(20000)
+    assert "cannot start: redis at redis://127.0.0.1:" in log and "cannot reach Redis" in log
+    assert "Traceback" not in log
+    bad = subprocess.run(
+        [str(BIN / "fip-extender"), "--redis-url", "http://x", "--listen", "127.0.0.1:1"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert bad.returncode == 2 and 'unknown scheme "http"' in bad.stderr
