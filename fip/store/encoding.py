@@ -14,7 +14,7 @@ from functools import lru_cache
 
 import orjson
 
-from fip.core.owner import OwnerKey
+from fip.core.owner import OwnerKey, OwnerKind
 from fip.core.policy import ReleasePolicy
 from fip.core.record import AllocationRecord, IPState
 from fip.core.subnet import IPAddress, IPRange, NodeSelection, Subnet
@@ -35,7 +35,23 @@ def hex_ip(text: str) -> IPAddress:
     return ipaddress.IPv4Address(n) if len(text) == 8 else ipaddress.IPv6Address(n)
 
 
-owner_of = lru_cache(maxsize=8192)(OwnerKey.decode)
+_KINDS = {k.value: k for k in OwnerKind}
+_WITH_INSTANCE = {OwnerKind.STATEFULSET, OwnerKind.TAPP}
+
+
+@lru_cache(maxsize=65536)
+def owner_of(text: str) -> OwnerKey:
+    """An owner key the store wrote (`OwnerKey.encode` of a validated key): split without
+    re-running the name checks (a 100,000-record read would spend seconds there); anything
+    that does not have the written shape goes through the strict `OwnerKey.decode`."""
+    parts = text.split("/")
+    kind = _KINDS.get(parts[1]) if len(parts) in (3, 4) else None
+    if kind is not None and parts[0] and parts[2]:
+        inst = parts[3] if len(parts) == 4 else None
+        canonical = inst is None or (inst.isascii() and inst.isdigit() and (inst == "0" or inst[0] != "0"))
+        if (inst is not None) == (kind in _WITH_INSTANCE) and canonical:
+            return OwnerKey(parts[0], kind, parts[2], inst)
+    return OwnerKey.decode(text)
 
 
 def record_fields(rec: AllocationRecord) -> list[str]:
