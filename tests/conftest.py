@@ -22,3 +22,25 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         for rep in skipped:
             reporter.write_line(f"  skipped: {rep.nodeid}: {rep.longrepr}")
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    """Options of the real-cluster e2e tests (tests/e2e/test_system_cluster.py)."""
+    parser.addoption("--kubeconfig", default=None, help="run the e2e suite against this real cluster too")
+    parser.addoption("--redis-url", default=None, help="the real cluster's fip store, for fipctl checks")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "real_cluster: needs a real cluster (--kubeconfig); never collected in CI"
+    )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Without --kubeconfig the real-cluster tests skip; in CI (no cluster there, and a skip
+    fails the run) they are deselected instead."""
+    if not IN_CI or config.getoption("--kubeconfig"):
+        return
+    kept = [i for i in items if i.get_closest_marker("real_cluster") is None]
+    config.hook.pytest_deselected(items=[i for i in items if i not in kept])
+    items[:] = kept

@@ -152,11 +152,16 @@ def allocations(redis_url: str) -> list[Obj]:
 
 def fipctl_check(run: RunDir, redis_url: str) -> tuple[int, str]:
     """(exit code, output) of `fipctl check` against the lab."""
+    return fipctl_check_with(redis_url, str(run.kubeconfig))
+
+
+def fipctl_check_with(redis_url: str, kubeconfig: str) -> tuple[int, str]:
+    """(exit code, output) of `fipctl check` against any store and cluster."""
     from fip.cli.fipctl import main as fipctl_main
 
     out = io.StringIO()
     with redirect_stdout(out):
-        code = fipctl_main(["--redis-url", redis_url, "check", "--kubeconfig", str(run.kubeconfig)])
+        code = fipctl_main(["--redis-url", redis_url, "check", "--kubeconfig", kubeconfig])
     return code, out.getvalue()
 
 
