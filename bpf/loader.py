@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import logging
 import os
 import sys
 from collections.abc import Callable, Iterator
@@ -33,6 +34,7 @@ from bpf import source
 from bpf.errors import AttachFailed, BpfError, BpfUnavailable, CompileFailed, MapFull
 from bpf.maps import PROTOCOLS, Address, Frontend, FrontendEntry, Limits, MapName, MapState
 
+log = logging.getLogger(__name__)
 BPF_FS = "/sys/fs/bpf"
 STATS = (
     "nat_new",
@@ -129,8 +131,28 @@ class Datapath:
                 ) from err
             raise CompileFailed(f"bcc could not compile bpf/*.c: {err}") from err
         dp = cls(compiled, settings, bcc)
+        dp._check_pins()
         dp._load()
         return dp
+
+    def _check_pins(self) -> None:
+        """bcc re-opens a pinned map whatever its layout; a map pinned by a fip with other structs
+        would only fail later, in the verifier, with no word about why. Compare first."""
+        for short in ("services", "backends", "revnat", "ct", "affinity", "pods", "sockrev"):
+            table = self.maps.table(short)
+            have = _map_info(table.map_fd)
+            want = (ctypes.sizeof(table.Key), ctypes.sizeof(table.Leaf))
+            if have is not None and have[:2] != want:
+                self.close()
+                raise CompileFailed(
+                    f"pinned map {self.settings.pin_dir}/{short} has key/value sizes {have[0]}/{have[1]}, "
+                    f"this fip needs {want[0]}/{want[1]} (pinned by another fip version): remove "
+                    f"{self.settings.pin_dir} and restart fipd (connections through Services re-balance)"
+                )
+            if have is not None and have[2] != table.max_entries:
+                where = f"{self.settings.pin_dir}/{short}"
+                log.warning("pinned map %s holds %d entries, not %d as configured; remove pins to resize",
+                            where, have[2], table.max_entries)  # fmt: skip
 
     def _load(self) -> None:
         bpf, kinds = self._bcc.BPF, self._bcc.BPFAttachType
@@ -304,6 +326,29 @@ _ENCODE: dict[str, Callable[[Any, Any, Any], tuple[Any, Any]]] = {
     "backends": _backends,
     "revnat": _revnat,
 }
+
+
+class _MapInfo(ctypes.Structure):
+    """The head of the kernel's struct bpf_map_info (uapi, stable)."""
+
+    _fields_ = [
+        (n, ctypes.c_uint32) for n in ("type", "id", "key_size", "value_size", "max_entries", "flags")
+    ]
+
+
+def _map_info(fd: int) -> tuple[int, int, int] | None:
+    """(key size, value size, max entries) of map `fd` via BPF_OBJ_GET_INFO_BY_FD; None if unknown."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    info = _MapInfo()
+
+    class Attr(ctypes.Structure):
+        _fields_ = [("bpf_fd", ctypes.c_uint32), ("info_len", ctypes.c_uint32), ("info", ctypes.c_uint64)]
+
+    attr = Attr(fd, ctypes.sizeof(info), ctypes.addressof(info))
+    sys_bpf, obj_get_info_by_fd = 321, 15
+    if libc.syscall(sys_bpf, obj_get_info_by_fd, ctypes.byref(attr), ctypes.sizeof(attr)) != 0:
+        return None
+    return info.key_size, info.value_size, info.max_entries
 
 
 def ensure_bpffs(path: str = BPF_FS) -> None:

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import os
+import secrets
 import subprocess
 import sys
 import time
 from typing import Any
 
+import pytest
 from svcobjects import endpoints, load, service
 
 from bpf import tc
-from bpf.loader import Datapath
+from bpf.errors import CompileFailed
+from bpf.loader import Datapath, Settings, remove_pins
 from bpf.maps import desired
 from lab.servicelab import PODSERVER, Pod, ServiceLab
 from lab.topology import single_node
@@ -254,3 +258,34 @@ def test_more_services_than_the_map_holds(datapath: Datapath, lab: ServiceLab) -
     assert datapath.maps.count("services") == limit == len(state.services)
     loaded = sorted(state.services)[0]
     assert curl(lab, client, f"http://{loaded.vip}/") == "web"
+
+
+def test_pins_of_another_layout_are_refused_with_the_fix() -> None:
+    """A map pinned by a fip with other structs (bpftool stands in for it) is caught before the
+    verifier would refuse the programs without saying why."""
+    pins = f"/sys/fs/bpf/fip-test-{secrets.token_hex(4)}"
+    os.makedirs(pins)
+    try:
+        subprocess.run(
+            [
+                "bpftool",
+                "map",
+                "create",
+                f"{pins}/services",
+                "type",
+                "hash",
+                "key",
+                "4",
+                "value",
+                "8",
+                "entries",
+                "16",
+                "name",
+                "fip_services",
+            ],
+            check=True,
+        )
+        with pytest.raises(CompileFailed, match=f"remove {pins} and restart fipd"):
+            Datapath.open(Settings(pin_dir=pins))
+    finally:
+        remove_pins(pins)
