@@ -49,7 +49,13 @@ STATS = (
 )  # fmt: skip  (index order of lib/maps.h ST_*)
 _PROTO_NAMES = {n: p for p, n in PROTOCOLS.items()}
 _BPF_F_ALLOW_MULTI = 2
-_SOCK_PROGRAMS = ("connect4", "sendmsg4", "recvmsg4")
+_SOCK_ATTACH = {  # socket-mode program -> bcc BPFAttachType name
+    "connect4": "CGROUP_INET4_CONNECT",
+    "sendmsg4": "CGROUP_UDP4_SENDMSG",
+    "recvmsg4": "CGROUP_UDP4_RECVMSG",
+    "getpeername4": "CGROUP_INET4_GETPEERNAME",
+}
+_SOCK_PROGRAMS = tuple(_SOCK_ATTACH)
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,9 +165,7 @@ class Datapath:
         wanted = {
             "tc_egress": (bpf.SCHED_CLS, -1),
             "tc_ingress": (bpf.SCHED_CLS, -1),
-            "connect4": (bpf.CGROUP_SOCK_ADDR, kinds.CGROUP_INET4_CONNECT),
-            "sendmsg4": (bpf.CGROUP_SOCK_ADDR, kinds.CGROUP_UDP4_SENDMSG),
-            "recvmsg4": (bpf.CGROUP_SOCK_ADDR, kinds.CGROUP_UDP4_RECVMSG),
+            **{short: (bpf.CGROUP_SOCK_ADDR, getattr(kinds, name)) for short, name in _SOCK_ATTACH.items()},
         }
         for short, (kind, attach) in wanted.items():
             name = f"fip_{short}" if short.startswith("tc") else f"fip_sock_{short}"
@@ -176,7 +180,7 @@ class Datapath:
     # ---- socket mode ---------------------------------------------------------------------
 
     def attach_cgroup(self, cgroup: str) -> None:
-        """Attach connect4/sendmsg4/recvmsg4 to cgroup2 directory `cgroup` (multi-attach, so other
+        """Attach the socket programs to cgroup2 directory `cgroup` (multi-attach, so other
         programs there stay). Programs of an earlier fipd (pinned under pin_dir) are detached only
         after ours are in: no moment without translation."""
         fd = _open_dir(cgroup)
@@ -219,9 +223,7 @@ class Datapath:
             os.close(fd)
 
     def _attach_type(self, short: str) -> Any:
-        kinds = self._bcc.BPFAttachType
-        return {"connect4": kinds.CGROUP_INET4_CONNECT, "sendmsg4": kinds.CGROUP_UDP4_SENDMSG,
-                "recvmsg4": kinds.CGROUP_UDP4_RECVMSG}[short]  # fmt: skip
+        return getattr(self._bcc.BPFAttachType, _SOCK_ATTACH[short])
 
     def _prog_pin(self, cgroup: str, short: str) -> str:
         tag = cgroup.strip("/").replace("/", "_") or "root"

@@ -15,7 +15,7 @@ from pathlib import Path
 
 BPF_DIR = Path(__file__).resolve().parent
 TC_PROGRAMS = ("tc_egress.c", "tc_ingress.c")
-SOCK_PROGRAMS = ("sock_connect4.c", "sock_sendmsg4.c", "sock_recvmsg4.c")
+SOCK_PROGRAMS = ("sock_connect4.c", "sock_sendmsg4.c", "sock_recvmsg4.c", "sock_getpeername4.c")
 _LOCAL = re.compile(r'^\s*#\s*include\s+"([^"]+)"\s*$')
 
 

@@ -105,7 +105,7 @@ struct pod_val {
     __u32 pad;
 };
 
-/* socket mode reverse translation for unconnected UDP (recvmsg4) */
+/* socket mode reverse translation: recvmsg4 (unconnected UDP) and getpeername4 */
 struct sockrev_key {
     __u64 cookie;           /* socket cookie */
     __be32 ip;

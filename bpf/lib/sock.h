@@ -33,7 +33,8 @@ static __always_inline int fip_sock_xlate(struct bpf_sock_addr *ctx, __u8 proto,
         fip_count(ST_NO_BACKEND);
         return 0;
     }
-    if (proto == IPPROTO_UDP) {
+    {
+        /* for recvmsg4 (UDP) and getpeername4: what this socket really talks to -> the VIP */
         struct sockrev_key rk = {.cookie = bpf_get_socket_cookie(ctx), .ip = be->ip, .port = be->port};
         struct revnat_val rev = {.vip = sk.vip, .port = sk.port};
         fip_sockrev.update(&rk, &rev);

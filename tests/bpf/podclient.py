@@ -5,6 +5,7 @@
     podclient.py udp   < "ip:port" lines   -> one line per target: the reply (sendto/recvfrom,
                                               unconnected) and the address it came from
     podclient.py udpc  < "ip:port" lines   -> the same over a connected UDP socket
+    podclient.py peer  < "ip:port" lines   -> the peer address a TCP socket reports after connect
 
 Each target gets a fresh connection (a new source port), with a 2 s timeout.
 """
@@ -23,6 +24,12 @@ def http(host: str, port: int) -> str:
         while chunk := s.recv(65536):
             data += chunk
     return data.split(b"\r\n\r\n", 1)[1].decode()
+
+
+def peer(host: str, port: int) -> str:
+    with socket.create_connection((host, port), timeout=2) as s:
+        address = s.getpeername()
+    return f"{address[0]}:{address[1]}"
 
 
 def udp(host: str, port: int, connected: bool) -> str:
@@ -44,7 +51,12 @@ def main() -> None:
         host, port = line.strip().rsplit(":", 1)
         started = time.monotonic()
         try:
-            out = http(host, int(port)) if mode == "http" else udp(host, int(port), mode == "udpc")
+            if mode == "peer":
+                out = peer(host, int(port))
+            elif mode == "http":
+                out = http(host, int(port))
+            else:
+                out = udp(host, int(port), mode == "udpc")
         except OSError as err:
             out = f"ERR {type(err).__name__}: {err} (after {time.monotonic() - started:.3f} s)"
         print(out, flush=True)

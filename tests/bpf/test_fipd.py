@@ -267,7 +267,7 @@ def test_socket_mode_per_node(env: Env) -> None:
         assert len(pinned_pods(env.pins)) == 1
     finally:
         env.stop_fipd()
-        for kind in ("connect4", "sendmsg4", "recvmsg4"):
+        for kind in ("connect4", "sendmsg4", "recvmsg4", "getpeername4"):
             pin = f"{env.pins}/prog_{kind}_{cgroup.strip('/').replace('/', '_')}"
             subprocess.run(
                 ["bpftool", "cgroup", "detach", cgroup, kind, "pinned", pin], check=False, capture_output=True
