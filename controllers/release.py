@@ -140,6 +140,10 @@ class ReleaseController:
         have = ((obj.get("metadata") or {}).get("annotations") or {}).get(reservations.KEY)
         if have == want:
             return
+        # The annotation is what a rebuild restores from: never rewrite it from a store that
+        # lost its state (or was never initialised) before the watchdog noticed; StateLost
+        # sends the key back to wait for the rebuild.
+        self.store.check_intact()
         res = WORKLOADS[key.kind.value]
         patch = {"metadata": {"annotations": {reservations.KEY: want}}}
         try:
