@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 
 APT_PACKAGES="redis-server redis-tools python3-bpfcc bpftool linux-headers-amd64 iproute2 iptables \
 nftables python3-venv python3-dev containernetworking-plugins wrk iputils-ping iputils-arping \
-curl ethtool procps gcc libc6-dev"
+curl ethtool procps gcc libc6-dev openssl"
 
 missing=""
 for p in $APT_PACKAGES; do

@@ -230,6 +230,17 @@ def test_workloads_are_sized_probed_and_unprivileged(objs: list[Obj]) -> None:
             assert c["securityContext"].get("allowPrivilegeEscalation") is False, who
 
 
+def test_non_root_pods_can_read_their_secret_volumes(objs: list[Obj]) -> None:
+    """A Secret mounted without world-read is owned by root: a non-root container reads it only
+    through the pod's fsGroup."""
+    for w, spec in pod_specs(objs):
+        psc = spec.get("securityContext", {})
+        for v in spec.get("volumes", []):
+            mode = v.get("secret", {}).get("defaultMode", 0o644)
+            if "secret" in v and psc.get("runAsNonRoot") and not mode & 0o004:
+                assert mode & 0o040 and "fsGroup" in psc, f"{w['metadata']['name']}: {v['name']} unreadable"
+
+
 def probe_text(probe: Obj) -> str:
     return json.dumps(probe)
 
@@ -369,10 +380,14 @@ def referenced_files(root: Path) -> set[Path]:
 
 def test_no_manifest_is_left_out() -> None:
     """Every file under deploy/ is part of the install or of the Sentinel component, except
-    the CNI conflist (fipd install-cni writes it from code; kept as the reference copy)."""
+    the CNI conflist (fipd install-cni writes it from code; kept as the reference copy) and the
+    operator's certificate script."""
     used = referenced_files(DEPLOY) | referenced_files(DEPLOY / "redis" / "sentinel")
     files = {p.resolve() for p in DEPLOY.rglob("*") if p.is_file() and p.suffix not in {".md"}}
-    assert files - used == {(DEPLOY / "fipd" / "10-fip.conflist").resolve()}
+    assert files - used == {
+        (DEPLOY / "fipd" / "10-fip.conflist").resolve(),
+        (DEPLOY / "tls" / "make-extender-certs.sh").resolve(),  # run by the operator (docs/install.md)
+    }
 
 
 def test_kubectl_is_the_pinned_one() -> None:
