@@ -18,9 +18,18 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from fip.core.errors import FipError, InvalidInput
+from fip.core.errors import InvalidInput
+from fip.core.nodesubnet import NodeSubnetIndex, node_facts, subnets_of
 from fip.core.owner import OwnerKind
-from fip.core.placement import FilterOutcome, Placement, filter_index, place, score_map
+from fip.core.placement import (
+    FilterOutcome,
+    Placement,
+    filter_index,
+    filter_nodes,
+    place,
+    score_map,
+    score_nodes,
+)
 from fip.core.podrequest import PodRequest, parse_request, wants_ip
 from fip.core.policy import ReleasePolicy
 from fip.core.record import AllocationRecord, IPState
@@ -151,7 +160,13 @@ class Verbs:
         d = self.decide(args.pod)
         self._keep(args.pod, d)
         with self.view.locked():
-            out = filter_index(d.placement, names, self.view.index())
+            idx = self.view.index()
+            extra = _uncached(args, idx)
+            if extra:
+                subnets_of, known = _overlaid(idx, extra)
+                out = filter_nodes(d.placement, names, subnets_of, known, idx.populated)
+            else:
+                out = filter_index(d.placement, names, idx)
         self._account(args.pod, out)
         return wire.filter_result(args, out.passed, out.failed, out.unresolvable)
 
@@ -187,7 +202,11 @@ class Verbs:
             return wire.priority_list([(n, 0) for n in names])
         d = self._recent(args.pod) or self.decide(args.pod)
         with self.view.locked():
-            scores = score_map(d.placement, self.view.index())
+            idx = self.view.index()
+            scores = score_map(d.placement, idx)
+            extra = _uncached(args, idx)
+            if extra:
+                scores.update(score_nodes(d.placement, list(extra), extra.__getitem__))
         metrics.DECISIONS.labels("prioritize", "scored").inc()
         return wire.priority_list_for(names, scores)
 
@@ -213,5 +232,30 @@ class Verbs:
         return wire.preemption_result(keep)
 
 
-def store_error_reason(err: FipError) -> str:
-    return type(err).__name__
+def _uncached(args: wire.ExtenderArgs, idx: NodeSubnetIndex) -> dict[str, frozenset[str]]:
+    """Full-Nodes mode: the subnets of sent Nodes the node cache does not know (yet), computed
+    from the Node objects themselves (labels, InternalIPs)."""
+    if args.nodes is None:
+        return {}
+    out: dict[str, frozenset[str]] = {}
+    for node in args.nodes:
+        name = wire.node_name(node)
+        if not idx.known(name):
+            try:
+                out[name] = subnets_of(node_facts(node), idx.subnets().values())
+            except InvalidInput:
+                continue
+    return out
+
+
+def _overlaid(
+    idx: NodeSubnetIndex, extra: dict[str, frozenset[str]]
+) -> tuple[Callable[[str], frozenset[str]], Callable[[str], bool]]:
+    def of(name: str) -> frozenset[str]:
+        got = extra.get(name)
+        return idx.subnets_of(name) if got is None else got
+
+    def known(name: str) -> bool:
+        return name in extra or idx.known(name)
+
+    return of, known

@@ -329,3 +329,25 @@ def test_fuzz_raw_bytes(raw: bytes) -> None:
     resp = _WORLD.client.post("/fip/filter", data=raw, content_type="application/json")
     assert resp.status_code in (200, 400)
     assert resp.get_json()["Error"] is not None
+
+
+def test_full_nodes_mode_reads_nodes_the_cache_does_not_know_from_the_body() -> None:
+    w = world()
+    items = [
+        {"metadata": {"name": "fresh-b", "labels": {"fip.io/l2": "dc1-b"}}},
+        {"metadata": {"name": "fresh-none", "labels": {}}},
+        {"metadata": {"name": "dc1-a-n0", "labels": {"fip.io/l2": "dc1-c"}}},  # known: the cache wins
+    ]
+    body = go.extender_args(
+        pod("x", annotations={"fip.io/subnets": "dc1-b,dc1-a"}), items, node_cache_capable=False
+    )
+    status, reply = w.post("filter", body, content_type="application/json")
+    assert status == 200
+    assert [n["metadata"]["name"] for n in reply["Nodes"]["items"]] == ["fresh-b", "dc1-a-n0"]
+    assert reply["FailedNodes"]["fresh-none"].startswith("node fresh-none is in no fip Subnet")
+    status, scores = w.post("prioritize", body, content_type="application/json")
+    assert {s["Host"]: s["Score"] > 0 for s in scores} == {
+        "fresh-b": True,
+        "fresh-none": False,
+        "dc1-a-n0": True,
+    }
