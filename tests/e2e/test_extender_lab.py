@@ -76,7 +76,7 @@ def bound_now(world: Lab, prefix: str) -> dict[str, dict[str, Any]]:
 
 
 def bound(
-    world: Lab, prefix: str, count: int, *, not_uids: frozenset[str] = frozenset(), timeout: float = 60
+    world: Lab, prefix: str, count: int, *, not_uids: frozenset[str] = frozenset(), timeout: float = 120
 ) -> dict[str, dict[str, Any]]:
     """Wait for `count` bound prefix* pods, none with a UID in `not_uids` (replaced pods)."""
 
@@ -200,7 +200,7 @@ def test_exhausted_subnet_leaves_the_pod_pending_with_the_reason(world: Lab) -> 
                 return str(e["message"])
         return None
 
-    message = wait_for(event, 30, "FailedScheduling event with the extender's reason")
+    message = wait_for(event, 90, "FailedScheduling event with the extender's reason")
     assert "node outside is in no fip Subnet" in message
     pod = world.client.get(PODS, "second", "default")
     assert not pod["spec"].get("nodeName")
