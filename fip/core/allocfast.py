@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import ipaddress
 import re
-import socket
 
 from fip.core import annotation
 from fip.core.annotation import Allocation
@@ -33,8 +32,8 @@ _INSTANCE_KINDS = {"StatefulSet", "TApp"}
 def _quad(text: str) -> int | None:
     """The dotted quad (already canonical by the pattern) as an integer; None past 255."""
     try:
-        return int.from_bytes(socket.inet_aton(text), "big")
-    except OSError:
+        return int.from_bytes(bytes(map(int, text.split("."))), "big")  # bytes(): each 0..255
+    except ValueError:
         return None
 
 
