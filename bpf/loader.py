@@ -113,6 +113,7 @@ class Datapath:
         self.settings = settings
         self.maps = Maps(bpf)
         self._fns: dict[str, Any] = {}
+        self._refused: dict[str, str] = {}  # program -> why the kernel would not load it
 
     @classmethod
     def open(cls, settings: Settings) -> Datapath:
@@ -171,10 +172,20 @@ class Datapath:
             name = f"fip_{short}" if short.startswith("tc") else f"fip_sock_{short}"
             try:
                 self._fns[short] = self._bpf.load_func(name.encode(), kind, attach_type=attach)
-            except Exception as err:
-                raise CompileFailed(f"the kernel refused program {name}: {err}") from err
+            except Exception as err:  # e.g. a kernel without cgroup sock_addr hooks: tc mode may still work
+                self._refused[short] = f"the kernel refused program {name}: {err}"
+        if not self._fns:
+            self.close()
+            raise CompileFailed("; ".join(self._refused.values()))
+
+    def _need(self, *shorts: str) -> None:
+        refused = [self._refused[s] for s in shorts if s in self._refused]
+        if refused:
+            raise AttachFailed("; ".join(refused))
 
     def tc_fds(self) -> tuple[int, int]:
+        """The tc programs' fds. Raises AttachFailed if the kernel refused them at load."""
+        self._need("tc_egress", "tc_ingress")
         return self._fns["tc_egress"].fd, self._fns["tc_ingress"].fd
 
     # ---- socket mode ---------------------------------------------------------------------
@@ -183,6 +194,7 @@ class Datapath:
         """Attach the socket programs to cgroup2 directory `cgroup` (multi-attach, so other
         programs there stay). Programs of an earlier fipd (pinned under pin_dir) are detached only
         after ours are in: no moment without translation."""
+        self._need(*_SOCK_PROGRAMS)
         fd = _open_dir(cgroup)
         try:
             for short in _SOCK_PROGRAMS:
@@ -212,7 +224,8 @@ class Datapath:
             for short in _SOCK_PROGRAMS:
                 pin = self._prog_pin(cgroup, short)
                 kind = self._attach_type(short)
-                self._bcc.libbcc.lib.bpf_prog_detach2(self._fns[short].fd, fd, kind)
+                if short in self._fns:
+                    self._bcc.libbcc.lib.bpf_prog_detach2(self._fns[short].fd, fd, kind)
                 if os.path.exists(pin):
                     old = self._bcc.libbcc.lib.bpf_obj_get(pin.encode())
                     if old >= 0:
