@@ -476,6 +476,11 @@ class RedisStore:
         key = owner.encode()
         with self._guard():
             subnets = sorted(self._r.smembers(SUBNETS))
+            parts = ("o:", "w:") if owner.instance is None else ("o:",)
+            keys = [_key(subnet, part + key) for subnet in subnets for part in parts]
+            # most owners asked about hold nothing (a new pod): one EXISTS answers that
+            if not keys or not self._r.exists(*keys):
+                return []
             pipe = self._r.pipeline(transaction=False)
             for subnet in subnets:
                 pipe.smembers(_key(subnet, "o:" + key))
