@@ -1,14 +1,16 @@
 """Carry a Galaxy (Floating-IP mode) installation over to fip: docs/migrate-from-galaxy.md.
 
-    python3 scripts/galaxy_to_fip.py subnets CONFIG.json [--node-label KEY] > subnets.yaml
-    python3 scripts/galaxy_to_fip.py reservations FLOATINGIPS.json subnets.yaml > annotate.sh
+    python3 scripts/galaxy_to_fip.py subnets CONFIG.json [--node-label KEY] [--exclude FIPS.json] > s.yaml
+    python3 scripts/galaxy_to_fip.py reservations FIPS.json s.yaml > annotate.sh
 
 `subnets` turns galaxy-ipam's pool configuration (`kubectl -n kube-system get configmap
 floatingip-config -o json`, or the bare `floatingips` JSON list) into fip Subnet resources: one
 per pod CIDR, Galaxy's entries for that CIDR merged (their `nodeSubnets` become `nodeCIDRs`,
 their `ips` "a~b" become `ranges` "a-b"), or with `--node-label KEY` a nodeSelector
-`KEY: <subnet name>` instead (for moving node by node). Every Subnet passes fip's own parser and
-overlap check before anything is printed.
+`KEY: <subnet name>` instead (for moving node by node). `--exclude` lists in `excluded` every
+address Galaxy holds that will not come over as a reservation (default policy, bare pods,
+pool-only), so fip cannot hand out an address a Galaxy pod still uses while both run. Every
+Subnet passes fip's own parser and overlap check before anything is printed.
 
 `reservations` reads Galaxy's FloatingIP objects (`kubectl get floatingips.galaxy.k8s.io -o
 json`) and prints one `kubectl annotate` per workload, writing the `fip.io/reserved-ips` that
@@ -51,7 +53,10 @@ def galaxy_entries(doc: Any) -> list[dict[str, Any]]:
     return doc
 
 
-def to_subnets(entries: list[dict[str, Any]], node_label: str = "") -> list[Subnet]:
+def to_subnets(
+    entries: list[dict[str, Any]], node_label: str = "", exclude: Iterable[str] = ()
+) -> list[Subnet]:
+    held = {ipaddress.ip_address(x) for x in exclude}
     by_cidr: dict[str, dict[str, Any]] = {}
     for i, e in enumerate(entries):
         cidr, gw, vlan = e.get("subnet"), e.get("gateway"), int(e.get("vlan", 0))
@@ -69,6 +74,10 @@ def to_subnets(entries: list[dict[str, Any]], node_label: str = "") -> list[Subn
         spec: dict[str, Any] = {"cidr": cidr, "gateway": s["gateway"], "vlan": s["vlan"]}
         if s["ranges"]:
             spec["ranges"] = s["ranges"]
+        net = ipaddress.ip_network(cidr)
+        inside = sorted(str(a) for a in held if a.version == net.version and a in net)
+        if inside:
+            spec["excluded"] = inside
         if node_label:
             spec["nodeSelector"] = {"matchLabels": {node_label: name}}
         else:
@@ -76,6 +85,16 @@ def to_subnets(entries: list[dict[str, Any]], node_label: str = "") -> list[Subn
         out.append(parse_subnet({"apiVersion": "fip.io/v1", "kind": "Subnet", "metadata": {"name": name},
                                  "spec": spec}))  # fmt: skip
     check_no_overlap(out)
+    return out
+
+
+def not_carried(fips: Iterable[dict[str, Any]]) -> list[str]:
+    """Addresses Galaxy holds that `reservations` does not carry over."""
+    out = []
+    for f in fips:
+        spec = f.get("spec") or {}
+        if int(spec.get("policy", 0)) == 0 or isinstance(owner_of(str(spec.get("key", ""))), str):
+            out.append(str(f["metadata"]["name"]))
     return out
 
 
@@ -122,29 +141,39 @@ def annotate_commands(fips: Iterable[dict[str, Any]], subnets: list[Subnet]) -> 
     return lines
 
 
+def items(doc: Any) -> list[dict[str, Any]]:
+    """The FloatingIP objects of `kubectl get -o json` (a List) or a bare JSON list."""
+    got = doc.get("items") if isinstance(doc, dict) else doc
+    if not isinstance(got, list) or not all(isinstance(f, dict) and "metadata" in f for f in got):
+        raise Refused("floatingips: expected `kubectl get floatingips.galaxy.k8s.io -o json` output")
+    return got
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     verbs = p.add_subparsers(dest="verb", required=True)
     s = verbs.add_parser("subnets", help="floatingip-config -> fip Subnets (YAML)")
     s.add_argument("config")
     s.add_argument("--node-label", default="", help="select nodes by this label instead of node CIDRs")
+    s.add_argument("--exclude", metavar="FIPS", help="exclude Galaxy's addresses that are not carried over")
     r = verbs.add_parser("reservations", help="FloatingIP objects -> kubectl annotate commands")
     r.add_argument("floatingips")
     r.add_argument("subnets")
     args = p.parse_args(argv)
     try:
         if args.verb == "subnets":
+            held: list[str] = []
+            if args.exclude:
+                with open(args.exclude) as fh:
+                    held = not_carried(items(json.load(fh)))
             with open(args.config) as fh:
-                subnets = to_subnets(galaxy_entries(json.load(fh)), args.node_label)
+                subnets = to_subnets(galaxy_entries(json.load(fh)), args.node_label, held)
             print(yaml.safe_dump_all([subnet_to_resource(x) for x in subnets], sort_keys=False), end="")
         else:
             with open(args.subnets) as fh:
                 subnets = [parse_subnet(d) for d in yaml.safe_load_all(fh) if d and d.get("kind") == "Subnet"]
             with open(args.floatingips) as fh:
-                doc = json.load(fh)
-            print(
-                "\n".join(annotate_commands(doc.get("items", doc) if isinstance(doc, dict) else doc, subnets))
-            )
+                print("\n".join(annotate_commands(items(json.load(fh)), subnets)))
     except (OSError, ValueError, KeyError, TypeError, FipError) as err:
         print(f"galaxy_to_fip: {err}", file=sys.stderr)
         return 1

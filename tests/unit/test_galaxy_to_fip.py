@@ -130,6 +130,26 @@ def test_floatingips_become_annotations_the_rebuild_accepts() -> None:
         assert f"# {ip}" in comments and why in comments, (ip, why)
 
 
+def test_exclude_keeps_fip_off_what_galaxy_still_uses(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    fips = {"apiVersion": "v1", "kind": "List", "items": [
+        fip_obj("10.49.28.16", "dp_web_api_api-6b96dc5bcd-zz", 0),  # default policy: still in use
+        fip_obj("10.49.28.17", "NULL_default_NULL_lonely", 2),  # a bare pod: not carried
+        fip_obj("10.49.28.11", "sts_db_mysql_mysql-0", 1),  # carried as a reservation instead
+        fip_obj("10.180.154.3", "tapp_batch_jobs_jobs", 1),  # no ordinal: not carried
+    ]}  # fmt: skip
+    (tmp_path / "fips.json").write_text(json.dumps(fips))
+    (tmp_path / "cfg.json").write_text(json.dumps(CONFIG))
+    assert g.main(["subnets", str(tmp_path / "cfg.json"), "--exclude", str(tmp_path / "fips.json")]) == 0
+    subnets = {s.name: s for s in map(parse_subnet, yaml.safe_load_all(capsys.readouterr().out))}
+    assert [str(a) for a in sorted(subnets["galaxy-10-49-28-0-24"].excluded)] == [
+        "10.49.28.16",
+        "10.49.28.17",
+    ]
+    assert [str(a) for a in subnets["galaxy-10-180-154-0-24"].excluded] == ["10.180.154.3"]
+
+
 def test_bad_files_fail_with_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     (tmp_path / "x.json").write_text('{"not": "a config"}')
     assert g.main(["subnets", str(tmp_path / "x.json")]) == 1
