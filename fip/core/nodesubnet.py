@@ -71,6 +71,7 @@ class NodeSubnetIndex:
         self._of: dict[str, frozenset[str]] = {}
         self._members: dict[str, set[str]] = {name: set() for name in self._subnets}
         self._multi: set[str] = set()  # nodes in more than one subnet
+        self._homed: set[str] = set()  # nodes in at least one subnet
 
     def put_node(self, facts: NodeFacts) -> None:
         self.remove_node(facts.name)
@@ -81,12 +82,15 @@ class NodeSubnetIndex:
             self._members[name].add(facts.name)
         if len(of) > 1:
             self._multi.add(facts.name)
+        if of:
+            self._homed.add(facts.name)
 
     def remove_node(self, name: str) -> None:
         for subnet in self._of.pop(name, frozenset()):
             self._members[subnet].discard(name)
         self._facts.pop(name, None)
         self._multi.discard(name)
+        self._homed.discard(name)
 
     def set_subnets(self, subnets: Iterable[Subnet]) -> bool:
         """Replace the definitions and recompute every node; False when nothing changed."""
@@ -96,6 +100,7 @@ class NodeSubnetIndex:
         self._subnets = new
         self._members = {name: set() for name in new}
         self._multi = set()
+        self._homed = set()
         facts = list(self._facts.values())
         self._facts.clear()
         self._of.clear()
@@ -120,6 +125,10 @@ class NodeSubnetIndex:
     def known_nodes(self) -> Set[str]:
         return self._of.keys()
 
+    def homed(self) -> Set[str]:
+        """Nodes that sit in at least one subnet."""
+        return self._homed
+
     def in_several(self) -> Set[str]:
         """Nodes that sit in more than one subnet."""
         return self._multi
@@ -140,6 +149,7 @@ class NodeSubnetIndex:
         out._of = dict(self._of)
         out._members = {k: set(v) for k, v in self._members.items()}
         out._multi = set(self._multi)
+        out._homed = set(self._homed)
         return out
 
 

@@ -342,6 +342,15 @@ def filter_index(placement: Placement, nodes: Iterable[str], index: NodeSubnetIn
         return filter_nodes(placement, names, index.subnets_of, index.known, index.populated)
     if not any(index.populated(s) for s in placement.allowed):
         return filter_nodes(placement, names, index.subnets_of, index.known, index.populated)
+    if all(s in placement.allowed for s in index.subnets()):
+        # every subnet allowed (a new pod, room everywhere): a node fits when it has a subnet
+        homed = index.homed()
+        passed = [n for n in names if n in homed]
+        if len(passed) == len(names):
+            return FilterOutcome(passed, {}, {})
+        rest_names = [n for n in names if n not in homed]
+        slow = filter_nodes(placement, rest_names, index.subnets_of, index.known, index.populated)
+        return FilterOutcome(passed, slow.failed, {})
     fits: set[str] = set()
     for s in placement.allowed:
         fits |= index.members(s)

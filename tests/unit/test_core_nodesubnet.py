@@ -103,6 +103,8 @@ def test_index_matches_a_fresh_computation(ops: list[tuple[str, Any]]) -> None:
         assert idx.nodes_of(s.name) == {n for n, f in nodes.items() if s.name in subnets_of(f, subnets)}
         assert idx.populated(s.name) is bool(idx.nodes_of(s.name))
     assert not idx.known("never-seen") and idx.subnets_of("never-seen") == frozenset()
+    assert idx.homed() == {n for n, f in nodes.items() if subnets_of(f, subnets)}
+    assert idx.in_several() == {n for n, f in nodes.items() if len(subnets_of(f, subnets)) > 1}
 
 
 def _pod(annotations: dict[str, Any] | None = None, **spec: Any) -> dict[str, Any]:
