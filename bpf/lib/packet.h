@@ -50,12 +50,21 @@ static __always_inline int fip_parse(struct __sk_buff *skb, struct fip_pkt *p)
     p->src = ip->saddr;
     p->dst = ip->daddr;
     p->proto = ip->protocol;
-    p->l4 = ETH_HLEN_ + ip->ihl * 4;
+    p->l4 = ETH_HLEN_ + (ip->ihl & 0xF) * 4;
+    p->syn = 0;
+    /* the L4 header is normally in the linear data: read it there (no helper call) */
+    __u8 *l4 = data + p->l4;
+    if ((void *)(l4 + 14) <= end) {
+        p->sport = *(__be16 *)l4;
+        p->dport = *(__be16 *)(l4 + 2);
+        if (p->proto == IPPROTO_TCP)
+            p->syn = (l4[13] & 0x12) == 0x02;
+        return 0;
+    }
     if (bpf_skb_load_bytes(skb, p->l4, ports, sizeof(ports)) < 0)
         return -1;
     p->sport = ports[0];
     p->dport = ports[1];
-    p->syn = 0;
     if (p->proto == IPPROTO_TCP) {
         if (bpf_skb_load_bytes(skb, p->l4 + 13, &flags, 1) < 0)
             return -1;
