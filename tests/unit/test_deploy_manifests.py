@@ -366,6 +366,36 @@ def test_a_password_overlay_reaches_redis_and_every_client(tmp_path: Path) -> No
                     assert e["valueFrom"]["secretKeyRef"]["name"] == sec["metadata"]["name"]
 
 
+def documented_overlay() -> str:
+    """The overlay docs/install.md tells an operator to write, as printed there."""
+    text = (REPO / "docs" / "install.md").read_text()
+    marker = "# my-fip/kustomization.yaml"
+    return marker + text.split("```yaml\n" + marker, 1)[1].split("```", 1)[0]
+
+
+def test_the_documented_overlay_does_what_the_docs_say(tmp_path: Path) -> None:
+    rel = os.path.relpath(DEPLOY, tmp_path)
+    (tmp_path / "kustomization.yaml").write_text(documented_overlay().replace("../fip/deploy", rel))
+    objs = kustomize(tmp_path)
+    for o in objs:
+        kubernetes_validate.validate(o, k8s_version(), strict=True)
+    images = {c["image"] for _, spec in pod_specs(objs) for c in containers(spec)}
+    assert images == {"registry.example.com/fip:0.1.0", "redis:7.2.7"}
+    fipd = find(objs, "DaemonSet", "fipd")["spec"]["template"]["spec"]["containers"][0]["command"]
+    assert fipd[fipd.index("--service-cidr") + 1] == "10.43.0.0/16"
+    sts = find(objs, "StatefulSet", "fip-redis")
+    assert sts["spec"]["volumeClaimTemplates"][0]["spec"]["storageClassName"] == "fast-ssd"
+    (sec,) = [o for o in objs if o["kind"] == "Secret"]
+    assert parse_store_url(secret_url(objs, sec["metadata"]["name"])).password == "change-me"
+    assert base64.b64decode(sec["data"]["password"]) == b"change-me"
+    # and with the Sentinel component added, as the docs show
+    (tmp_path / "kustomization.yaml").write_text(
+        documented_overlay().replace("../fip/deploy", rel) + f"components:\n  - {rel}/redis/sentinel\n"
+    )
+    objs = kustomize(tmp_path)
+    assert find(objs, "StatefulSet", "fip-redis")["spec"]["replicas"] == 3
+
+
 def referenced_files(root: Path) -> set[Path]:
     """Every file a kustomization (and the directories it includes) reads."""
     k = yaml.safe_load((root / "kustomization.yaml").read_text())
