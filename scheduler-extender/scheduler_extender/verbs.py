@@ -13,6 +13,7 @@ pod reads it in the FailedScheduling event. `Error` is for internal faults only.
 from __future__ import annotations
 
 import logging
+import threading
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -63,18 +64,21 @@ class Verbs:
         self.clock = clock
         self._pods: OrderedDict[str, Obj] = OrderedDict()
         self._decided: OrderedDict[str, tuple[float, Decision]] = OrderedDict()
+        self._memo = threading.Lock()  # both caches: gunicorn threads share them
 
     # --- shared ---------------------------------------------------------------------------------
     def remember(self, pod: Obj) -> None:
         """Keep the pods seen at filter for the bind that follows (same UID) in this process."""
         uid = str(pod["metadata"]["uid"])
-        self._pods[uid] = pod
-        self._pods.move_to_end(uid)
-        while len(self._pods) > POD_CACHE:
-            self._pods.popitem(last=False)
+        with self._memo:
+            self._pods[uid] = pod
+            self._pods.move_to_end(uid)
+            while len(self._pods) > POD_CACHE:
+                self._pods.popitem(last=False)
 
     def recall(self, uid: str) -> Obj | None:
-        return self._pods.get(uid)
+        with self._memo:
+            return self._pods.get(uid)
 
     def decide(self, pod: Obj) -> Decision:
         """The placement of a pod that wants an IP (store reads included)."""
@@ -134,16 +138,18 @@ class Verbs:
 
     def _keep(self, pod: Obj, d: Decision) -> None:
         uid = str(pod["metadata"]["uid"])
-        self._decided[uid] = (self.clock(), d)
-        self._decided.move_to_end(uid)
-        while len(self._decided) > POD_CACHE:
-            self._decided.popitem(last=False)
+        with self._memo:
+            self._decided[uid] = (self.clock(), d)
+            self._decided.move_to_end(uid)
+            while len(self._decided) > POD_CACHE:
+                self._decided.popitem(last=False)
 
     def _recent(self, pod: Obj) -> Decision | None:
         """The filter's decision for this pod if it is at most DECISION_TTL seconds old:
         prioritize follows filter within the same scheduling cycle, and scores need not be
         fresher than that. Bind always decides again."""
-        got = self._decided.get(str(pod["metadata"]["uid"]))
+        with self._memo:
+            got = self._decided.get(str(pod["metadata"]["uid"]))
         if got is None or self.clock() - got[0] > DECISION_TTL:
             return None
         return got[1]
