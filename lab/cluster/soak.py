@@ -11,6 +11,7 @@ held, 1 when something did not (each problem is listed), 2 when the lab could no
 from __future__ import annotations
 
 import argparse
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -30,6 +31,7 @@ def main(argv: list[str]) -> int:
     p.add_argument("--seed", type=int, help="random seed of the churn and the faults")
     args = p.parse_args(argv)
     run_dir = args.run_dir or Path(tempfile.mkdtemp(prefix="fipsoak-"))
+    ours = args.run_dir is None
     up = [str(FIP_LAB), "up", "--run-dir", str(run_dir)] + (
         ["--config", str(args.config)] if args.config else []
     )
@@ -43,4 +45,8 @@ def main(argv: list[str]) -> int:
         subprocess.run([str(FIP_LAB), "down", "--run-dir", str(run_dir)], check=False)
     for line in report.lines():
         print(f"fip-lab soak: {line}")
+    if ours and report.ok:
+        shutil.rmtree(run_dir, ignore_errors=True)  # on a failure the logs stay for reading
+    elif not report.ok:
+        print(f"fip-lab soak: logs in {run_dir / 'logs'}")
     return 0 if report.ok else 1
