@@ -24,13 +24,16 @@ from typing import Any, Protocol
 from fip.core import annotation
 from fip.core.annotation import Allocation
 from fip.core.errors import FipError
+from fip.core.owner import OwnerKind
 from fip.core.placement import Choice, bind_choice
-from fip.core.podrequest import wants_ip
+from fip.core.podrequest import PodRequest, wants_ip
+from fip.core.policy import ReleasePolicy
 from fip.core.record import AllocationRecord, IPState
 from fip.kube.errors import Conflict
 from fip.store.errors import NoFreeIP, StoreError
 from fip.store.protocol import AllocateRequest
 from scheduler_extender import metrics, wire
+from scheduler_extender.errors import OverCount
 from scheduler_extender.verbs import Verbs
 
 log = logging.getLogger("fip.extender")
@@ -143,6 +146,8 @@ class Binder:
                 )
             )
             undo.push("give the IP back", self._giver(rec, rec.ip in kept, now))
+            if rec.ip not in kept:
+                self._check_count(req, rec)
             value = Allocation(
                 rec.ip, subnet.cidr.prefixlen, subnet.gateway, subnet.vlan, subnet.name, req.owner
             ).encode()
@@ -170,6 +175,26 @@ class Binder:
             },
         )
         return ""
+
+    def _check_count(self, req: PodRequest, rec: AllocationRecord) -> None:
+        """A Deployment under immutable/never owns at most `replicas` IPs. The filter checked the
+        count, but two replicas binding two of its pods at once could both add one; after the
+        (atomic) allocation every binder sees the same records, and the IPs beyond the oldest
+        `replicas` (by first allocation, then address) are given back: exactly the surplus."""
+        if req.owner.kind is not OwnerKind.DEPLOYMENT or req.policy is ReleasePolicy.POD:
+            return
+        replicas = self.view.replicas(req.namespace, req.owner.name)
+        if replicas is None:
+            return
+        records = self.view.store.by_owner(req.owner)
+        if len(records) <= replicas:
+            return
+        keep = sorted(records, key=lambda r: (r.created_at, int(r.ip)))[:replicas]
+        if rec.ip not in {r.ip for r in keep}:
+            raise OverCount(
+                f"Deployment {req.owner.namespace}/{req.owner.name} holds {len(records)} IP(s) for "
+                f"{replicas} replica(s) and none is free: waiting for one to be released"
+            )
 
     def _giver(self, rec: AllocationRecord, reserved: bool, now: float) -> Callable[[], object]:
         store = self.view.store

@@ -4,7 +4,8 @@
     └── ExtenderError
         ├── BadRequest      the request body does not parse or has the wrong shape (HTTP 400)
         ├── TooLarge        the body exceeds --max-body-bytes (HTTP 413)
-        └── NotReady        caches not synced or the store unusable (bind answers with Error)
+        ├── NotReady        caches not synced or the store unusable (bind answers with Error)
+        └── OverCount       a concurrent bind took the last IP a Deployment's replicas allow
 
 Every HTTP error reply is JSON `{"Error": message}`: the scheduler (and a person with curl) reads
 what was wrong, never an HTML page or a traceback.
@@ -29,3 +30,7 @@ class TooLarge(ExtenderError):
 
 class NotReady(ExtenderError):
     status = 503
+
+
+class OverCount(ExtenderError):
+    status = 409

@@ -186,3 +186,37 @@ def test_bind_of_a_missing_pod() -> None:
     w = world()
     assert "does not exist" in bind(w, "ghost", "dc1-a-n0")
     assert records(w) == []
+
+
+def test_concurrent_binds_of_one_deployment_never_exceed_its_replicas() -> None:
+    from fip.core.owner import OwnerKey
+    from fip.core.policy import ReleasePolicy
+    from fip.store.protocol import AllocateRequest
+
+    w = world()
+    w.view.replicas = lambda ns, name: 2  # type: ignore[method-assign,assignment]
+    notes = {**IMMUTABLE}
+    rs = ("apps/v1", "ReplicaSet", "api-5d9c")
+    labels = {"pod-template-hash": "5d9c"}
+    owner = OwnerKey.of("default", "Deployment", "api")
+    for name in ("api-5d9c-a", "api-5d9c-b"):
+        w.kube.add(pod(name, owner=rs, annotations=notes, labels=labels))
+    assert bind(w, "api-5d9c-a", "dc1-a-n0") == ""
+    binder = w.app.extensions["fip"]["binder"]
+
+    def other_replica(step: str) -> None:
+        # between this bind's decision and its allocation, another extender binds a sibling
+        if step == "allocate":
+            binder.fault = None
+            w.store.allocate(
+                AllocateRequest(
+                    "dc1-a", owner, "uid-sibling", "api-5d9c-z", "dc1-a-n1", ReleasePolicy.IMMUTABLE, 1000.0
+                )
+            )
+
+    binder.fault = other_replica
+    error = bind(w, "api-5d9c-b", "dc1-a-n0")
+    assert "holds 3 IP(s) for 2 replica(s)" in error and "waiting" in error
+    held = w.store.by_owner(owner)
+    assert sorted(r.pod_uid for r in held) == ["uid-api-5d9c-a", "uid-sibling"]
+    assert [b[1] for b in w.kube.bindings] == ["api-5d9c-a"]
