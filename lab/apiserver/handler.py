@@ -1,19 +1,16 @@
-"""The HTTP side: one `BaseHTTPRequestHandler` per connection (HTTP/1.1 keep-alive), JSON only.
+"""The HTTP side: one `BaseHTTPRequestHandler` per connection (HTTP/1.1 keep-alive).
 
-Request bodies are JSON whatever the Content-Type says (a missing Content-Type is JSON, as on the
-real server; YAML is accepted too), except PATCH, whose Content-Type picks the patch type. Every
-error is a `Status` body. Watches are chunked, newline-delimited `{"type", "object"}` events,
-flushed one by one.
+Request bodies are JSON or YAML by Content-Type (missing means JSON, as on the real server;
+protobuf/CBOR get 415, `lab.apiserver.media`), except PATCH, whose Content-Type picks the patch
+type. Responses follow `Accept`: objects, or Tables / metadata-only views (`lab.apiserver.tables`).
+`/openapi/*` is answered by `lab.apiserver.openapi.serve`. Every error is a `Status` body.
+Watches (`streaming`) and deletes (`deleting`) are mixins.
 """
 
 # ruff: noqa: E501  (error messages are kube-apiserver's, verbatim)
 
 from __future__ import annotations
 
-import select
-import socket
-from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -33,12 +30,12 @@ from lab.apiserver import (
     validation,
 )
 from lab.apiserver import apply as applying
-from lab.apiserver.deletion import DeleteOptions
+from lab.apiserver.deleting import DeleteResponses
 from lab.apiserver.openapi import serve as openapi
 from lab.apiserver.routes import Route
 from lab.apiserver.selectors import combine, field_matcher, label_matcher
 from lab.apiserver.status import APIError, bad_request, route_not_found, success
-from lab.apiserver.watch import WatchStream
+from lab.apiserver.streaming import WatchResponses
 
 if TYPE_CHECKING:
     from lab.apiserver.server import APIServer
@@ -54,12 +51,11 @@ UNSUPPORTED_PATCH = (
     "the body of the request was in an unknown format - accepted media types include: application/json-patch+json, "
     "application/merge-patch+json, application/apply-patch+yaml, application/strategic-merge-patch+json"
 )
-RETURNS_OBJECT_ON_DELETE = {"Pod"}
 # Registries whose strategy has AllowCreateOnUpdate() == true: PUT on a missing object creates it.
 CREATE_ON_UPDATE = {"Lease", "Event", "Endpoints", "Service"}
 
 
-class Handler(BaseHTTPRequestHandler):
+class Handler(WatchResponses, DeleteResponses):
     protocol_version = "HTTP/1.1"
     disable_nagle_algorithm = True  # headers and body are separate writes: without this, ~40 ms per request
     server_version = "fip-lab-apiserver/1"
@@ -494,120 +490,3 @@ class Handler(BaseHTTPRequestHandler):
                 return 201, storage.create_rt(rt, route.namespace, merged, dry_run=dry)
             merged["metadata"]["resourceVersion"] = existing["metadata"]["resourceVersion"]
             return 200, storage._write(rt, existing, merged, route.subresource, dry)
-
-    def _delete_options(self, route: Route, raw: bytes) -> DeleteOptions:
-        q = route.query
-        body: Obj = {}
-        if raw.strip():
-            parsed = self._decode(raw)
-            body = parsed if isinstance(parsed, dict) else {}
-        grace = body.get("gracePeriodSeconds", q.get("gracePeriodSeconds"))
-        pre = body.get("preconditions") or {}
-        propagation = body.get("propagationPolicy") or q.get("propagationPolicy")
-        if body.get("orphanDependents") is True or q.get("orphanDependents", "").lower() == "true":
-            propagation = propagation or "Orphan"
-        if propagation not in (None, "Background", "Foreground", "Orphan"):
-            raise APIError(
-                422,
-                "Invalid",
-                f'DeleteOptions.meta.k8s.io "" is invalid: propagationPolicy: Unsupported value: "{propagation}": supported values: "Foreground", "Background", "Orphan", "nil"',
-            )
-        try:
-            grace_int = None if grace in (None, "") else int(grace)
-        except ValueError:
-            raise bad_request(f"invalid gracePeriodSeconds {grace!r}") from None
-        dry = q.get("dryRun") == "All" or body.get("dryRun") == ["All"]
-        return DeleteOptions(grace_int, propagation, pre.get("uid"), pre.get("resourceVersion"), dry)
-
-    def _delete(self, route: Route, raw: bytes, dry: bool) -> Obj:
-        rt = route.rt
-        opts = self._delete_options(route, raw)
-        obj = self.api.storage.delete_rt(rt, route.namespace, route.name, opts)
-        still_there = (
-            bool(obj["metadata"].get("deletionTimestamp"))
-            and self.api.storage._bucket(rt).get(
-                (obj["metadata"].get("namespace", ""), obj["metadata"]["name"])
-            )
-            is not None
-        )
-        if still_there or rt.kind in RETURNS_OBJECT_ON_DELETE or rt.custom or opts.dry_run:
-            return obj
-        return success(
-            200, {"name": route.name, "group": rt.group, "kind": rt.plural, "uid": obj["metadata"].get("uid")}
-        )
-
-    def _delete_collection(self, route: Route, raw: bytes, dry: bool) -> Obj:
-        rt, storage = route.rt, self.api.storage
-        opts = self._delete_options(route, raw)
-        items = storage.list_rt(rt, route.namespace, self._matcher(route)).items
-        out = []
-        for obj in items:
-            m = obj["metadata"]
-            try:
-                out.append(storage.delete_rt(rt, m.get("namespace", ""), m["name"], opts))
-            except APIError as e:
-                if e.code != 404:
-                    raise
-        return {
-            "kind": rt.list_kind,
-            "apiVersion": rt.api_version,
-            "metadata": {"resourceVersion": storage.resource_version},
-            "items": out,
-        }
-
-    # ----- watch ---------------------------------------------------------------------------------
-
-    def _watch(self, route: Route) -> None:
-        view = route.rt.key == events.VIEW_KEY
-        rt = self.api.registry.lookup("events") if view else route.rt
-        stream = WatchStream(
-            self.api.storage, self.api.control, rt, route.namespace, self._matcher(route),
-            route.query, self.api.bookmark_interval, route.flag,
-        )  # fmt: skip
-        if view and not self._wanted.table:
-            stream.convert, stream.shown = events.to_v1, route.rt
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Cache-Control", "no-cache, private")
-        self.send_header("Transfer-Encoding", "chunked")
-        self.end_headers()
-        self._streaming = True
-        self.api.open_watches.add(self)
-        lines = stream.events(self._client_alive)
-        if self._wanted.table:
-            lines = self._table_events(route, lines)
-        try:
-            for data in lines:
-                self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
-            self.wfile.write(b"0\r\n\r\n")
-        except (BrokenPipeError, ConnectionResetError, OSError):
-            self.close_connection = True
-        finally:
-            self.api.open_watches.discard(self)
-
-    def _table_events(self, route: Route, lines: Iterator[bytes]) -> Iterator[bytes]:
-        """Each watch event's object as a one-row Table; column definitions in the first only."""
-        include = tables.include_mode(route.query)
-        version, first = self._wanted.table_version, True
-        shown = self.api.registry.lookup("events") if route.rt.key == events.VIEW_KEY else route.rt
-        for line in lines:
-            event = orjson.loads(line)
-            obj = event.get("object") or {}
-            if event.get("type") in ("ADDED", "MODIFIED", "DELETED") and obj.get("kind") != "Status":
-                meta = {"resourceVersion": (obj.get("metadata") or {}).get("resourceVersion", "")}
-                event["object"] = tables.table(
-                    shown, [obj], self.api.storage.clock(), meta, include, version=version, with_columns=first
-                )
-                first = False
-            yield orjson.dumps(event) + b"\n"
-
-    def _client_alive(self) -> bool:
-        """False once the client has closed its end (checked while a watch is idle)."""
-        sock: socket.socket = self.connection
-        try:
-            readable, _, _ = select.select([sock], [], [], 0)
-            if readable and not sock.recv(1, socket.MSG_PEEK):
-                return False
-        except OSError:
-            return False
-        return True

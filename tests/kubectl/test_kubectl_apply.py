@@ -13,7 +13,7 @@ import pytest
 import yaml
 from kubectl_lab import AGE, REPO, Lab, lab_fixture, table
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]  # a hung kubectl fails the test, not the run
 lab = lab_fixture(without_crds=True)  # deploy/crds is applied by the test, as on a new cluster
 
 DEPLOYMENT = """\
@@ -70,9 +70,12 @@ def test_apply_deploy_and_examples_with_default_validation(lab: Lab) -> None:
 
 def test_a_component_config_is_not_an_api_object(lab: Lab) -> None:
     config = REPO / "deploy" / "kube-scheduler" / "scheduler-config.yaml"
-    if not config.exists():
-        pytest.skip("no kube-scheduler configuration in deploy/ yet")
-    out = lab.fails("apply", "-f", str(config))
+    text = (
+        config.read_text()
+        if config.exists()
+        else "apiVersion: kubescheduler.config.k8s.io/v1\nkind: KubeSchedulerConfiguration\n"
+    )
+    out = lab.fails("apply", "-f", "-", stdin=text)
     assert (
         'no matches for kind "KubeSchedulerConfiguration" in version "kubescheduler.config.k8s.io/v1"'
         in out.stderr

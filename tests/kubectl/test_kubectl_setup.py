@@ -9,7 +9,7 @@ import re
 import pytest
 from kubectl_lab import KUBECTL, REPO, Lab, lab_fixture
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]  # a hung kubectl fails the test, not the run
 lab = lab_fixture()
 UNKNOWN_BODY = (
     "the body of the request was in an unknown format - accepted media types include: "

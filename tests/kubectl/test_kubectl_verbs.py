@@ -12,7 +12,7 @@ import time
 import pytest
 from kubectl_lab import Lab, lab_fixture
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]  # a hung kubectl fails the test, not the run
 lab = lab_fixture()
 
 DEPLOYMENT = """\
