@@ -7,9 +7,9 @@
 
 The system is the real one (`lab.cluster`): Redis, the lab API server, fip-extender, one fipd per
 node, the lab scheduler with deploy/kube-scheduler's configuration, the workload controllers,
-a kubelet per node, fip-controllers once it exists, in the network of the default lab config
-(lab/cluster/default.yaml). `--allow-missing` is passed so the suite runs while parts are still
-being built; which parts were missing is in `system.missing`. After `down` the fixture asserts
+a kubelet per node and fip-controllers, in the network of the default lab config
+(lab/cluster/default.yaml). Every part must exist (no `--allow-missing`: a missing component
+fails `up`, and with it the module). After `down` the fixture asserts
 that no process, namespace or BPF pin of the lab is left.
 
 Imported by the test_system_* modules beside it (pytest puts this folder on sys.path).
@@ -49,14 +49,9 @@ class System:
         self.run = run
         state = run.read() or {}
         self.prefix = str(state["prefix"])
-        self.missing: list[str] = list(state.get("missing") or [])
         self.cfg: LabConfig = invariants.config_of(run)
         self.client = KubeClient(str(run.kubeconfig))
         self.redis_url = invariants.redis_url(run)
-
-    def has(self, part: str) -> bool:
-        """True unless `part` (e.g. "fip-controllers") was reported missing by `up`."""
-        return not any(m.startswith(part) for m in self.missing)
 
     def kubectl(self, *argv: str, stdin: str | None = None, check: bool = True) -> str:
         run = subprocess.run(
@@ -87,13 +82,11 @@ class System:
         wait_for(lambda: not self.pods(selector, namespace), timeout, f"no pods {selector!r} left")
 
     def problems(self) -> list[str]:
-        """Every invariant violation now, `fipctl check`'s report included (once the controllers
-        exist: before that every scale-down leaves a leaked IP it rightly reports)."""
+        """Every invariant violation now, `fipctl check`'s report included."""
         found = invariants.check(self.client, self.run, self.cfg)
-        if self.has("fip-controllers"):
-            code, out = self.fipctl_check()
-            if code != 0:
-                found.append(f"fipctl check (exit {code}): {out.strip()}")
+        code, out = self.fipctl_check()
+        if code != 0:
+            found.append(f"fipctl check (exit {code}): {out.strip()}")
         return found
 
     def assert_invariants(self, timeout: float = 20) -> None:
@@ -117,7 +110,7 @@ class System:
 
 
 def up(run_dir: Path, *extra: str) -> subprocess.CompletedProcess[str]:
-    argv = [str(FIP_LAB), "up", "--run-dir", str(run_dir), "--allow-missing", *extra]
+    argv = [str(FIP_LAB), "up", "--run-dir", str(run_dir), *extra]
     return subprocess.run(argv, capture_output=True, text=True, timeout=400, check=False)
 
 

@@ -3,8 +3,8 @@
 A StatefulSet with the `immutable` policy keeps each ordinal's IP through every reschedule (pod
 deleted, node drained); its pods only ever land in the L2 domain of their IP; a Deployment
 under the default `pod` policy gets fresh IPs; the legacy host accepts the whitelisted fixed
-IPs and denies the others; scale-down and deletion free the IPs once fip-controllers runs, and
-then zero pods means zero allocations and `fipctl check` is clean.
+IPs and denies the others; scale-down and deletion free the IPs, and then zero pods means zero
+allocations and `fipctl check` is clean.
 """
 # ruff: noqa: F811  (the system fixture imported from system_lab is re-bound as a test parameter)
 
@@ -54,11 +54,6 @@ def ips(pods: list[Obj]) -> dict[str, str]:
 
 def domain_of(system: System, node: str) -> str:
     return str(next(n.domain for n in system.cfg.nodes if n.name == node))
-
-
-def need_controllers(system: System) -> None:
-    if not system.has("fip-controllers"):
-        pytest.xfail("fip-controllers is not built yet: nothing frees IPs on scale-down or deletion")
 
 
 def test_statefulset_ips_are_sticky_through_every_reschedule(system: System) -> None:
@@ -135,7 +130,6 @@ def test_deployment_pods_under_the_pod_policy_get_an_ip_each(system: System) -> 
 
 
 def test_scale_down_frees_ips_and_teardown_leaves_zero_allocations(system: System) -> None:
-    need_controllers(system)
     before = ips(system.wait_pods("app=web", 3))
     system.kubectl("scale", "statefulset", "web", "--replicas=1")
     system.wait_pods("app=web", 1)

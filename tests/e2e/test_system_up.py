@@ -33,8 +33,7 @@ def test_status_shows_every_component_healthy(system: System) -> None:
     nodes = [n.name for n in system.cfg.nodes]
     assert {"redis", "apiserver", "scheduler", "workloads", "legacy-dc-a", "legacy-dc-b"} <= names
     assert {f"fipd-{n}" for n in nodes} | {f"kubelet-{n}" for n in nodes} <= names
-    if system.has("fip-extender"):
-        assert "extender" in names
+    assert {"extender", "controllers"} <= names
     assert all(c["health"] == "ok" for c in report["components"])  # type: ignore[attr-defined]
 
 
