@@ -34,9 +34,8 @@ contract: setup ## store contract suite against memory, Redis and Redis Cluster
 privileged: setup ## bridge, fipd and lab-network tests in real network namespaces (needs root)
 	$(PY) -m pytest -q -p no:cacheprovider tests/privileged
 
-bpf: setup ## eBPF programs loaded into the kernel (needs root and bcc); nothing to run until tests/bpf exists
-	@if [ -d tests/bpf ]; then $(PY) -m pytest -q -p no:cacheprovider tests/bpf; \
-	else echo "bpf: tests/bpf does not exist yet; no eBPF tier to run"; fi
+bpf: setup ## eBPF ClusterIP programs on the real kernel (needs root and bcc)
+	$(PY) -m pytest -q -p no:cacheprovider tests/bpf
 
 e2e: setup ## the lab control plane (fake API server, scheduler, controllers) end to end
 	$(PY) -m pytest -q -p no:cacheprovider tests/e2e
