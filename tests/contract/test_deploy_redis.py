@@ -1,13 +1,17 @@
 """deploy/redis run for real: the shipped redis.conf, started by the StatefulSet's own command
 line (sh + exec, with and without a password), and its readiness probe; fip's store and fipctl
 work on it, and what was written survives a SIGKILL and a restart (AOF), as the pod's data does
-on its volume. Only the address is changed: loopback, a free port, a temporary directory."""
+on its volume. Then the Sentinel component's start-up scripts, three pods on loopback
+addresses: a failover after the master is killed keeps fip's data, and the old master rejoins
+as a replica. Only addresses are changed (loopback, temporary directories)."""
 
 from __future__ import annotations
 
 import json
 import os
+import secrets
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -19,7 +23,8 @@ import pytest
 import yaml
 
 from fip.store.factory import open_store
-from lab.redisproc import RedisProcError, command, free_port
+from lab.redisproc import RedisProcError, _encode, _read_reply, command, free_port
+from lab.wait import wait_for
 
 REPO = Path(__file__).resolve().parents[2]
 REDIS = REPO / "deploy" / "redis"
@@ -146,3 +151,102 @@ def test_a_password_from_the_secret_is_required(tmp_path: Path) -> None:
     finally:
         p.stop()
     assert not p.ready()  # the probe fails once Redis is gone
+
+
+class SentinelSet:
+    """deploy/redis/sentinel's three pods on one machine: each pod's Redis and Sentinel started by
+    the component's own scripts, on its own loopback address (the scripts' fixed ports 6379 and
+    26379, as in a pod), names replaced by those addresses."""
+
+    def __init__(self, tmp: Path) -> None:
+        base = f"127.{secrets.randbelow(200) + 20}.{secrets.randbelow(250) + 1}"
+        self.ips = [f"{base}.{i + 1}" for i in range(3)]
+        self.tmp = tmp
+        self.procs: dict[tuple[str, int], subprocess.Popen[bytes]] = {}
+
+    def env(self, i: int) -> dict[str, str]:
+        d = self.tmp / f"pod-{i}"
+        (d / "data").mkdir(parents=True, exist_ok=True)
+        (d / "sentinel").mkdir(exist_ok=True)
+        text = (REDIS / "redis.conf").read_text()
+        text = text.replace("\nbind * -::*\n", f"\nbind {self.ips[i]}\n").replace(
+            "\ndir /data\n", f"\ndir {d / 'data'}\n"
+        )
+        (d / "redis.conf").write_text(text)
+        return {
+            "PATH": os.environ["PATH"],
+            "FIP_REDIS_SELF": self.ips[i],
+            "FIP_REDIS_PEERS": " ".join(self.ips),
+            "FIP_REDIS_CONF": str(d / "redis.conf"),
+            "FIP_SENTINEL_DIR": str(d / "sentinel"),
+            "FIP_SENTINEL_BIND": self.ips[i],
+        }
+
+    def start(self, what: str, i: int) -> None:
+        script = REDIS / "sentinel" / f"start-{what}.sh"
+        with (self.tmp / f"{what}-{i}.log").open("ab") as log:
+            self.procs[(what, i)] = subprocess.Popen(["sh", str(script)], env=self.env(i), stdout=log,
+                                                     stderr=log, start_new_session=True)  # fmt: skip
+        port = 6379 if what == "redis" else 26379
+        wait_for(lambda: self.ask(i, port, "PING") == "PONG" or None, 20, f"{what} {i} answers")
+
+    def stop(self, what: str, i: int, sig: int = signal.SIGTERM) -> None:
+        proc = self.procs.pop((what, i), None)
+        if proc is not None and proc.poll() is None:
+            proc.send_signal(sig)
+            proc.wait(10)
+
+    def close(self) -> None:
+        for what, i in list(self.procs):
+            self.stop(what, i)
+
+    def ask(self, i: int, port: int, *args: str) -> object:
+        try:
+            with socket.create_connection((self.ips[i], port), timeout=2) as s, s.makefile("rb") as r:
+                s.sendall(_encode(args))
+                return _read_reply(r)
+        except (OSError, RedisProcError):
+            return None
+
+    def role(self, i: int) -> tuple[str, int]:
+        """ROLE of pod i's Redis: ("master", replicas attached) or ("slave", 0); ("", 0) if down."""
+        got = self.ask(i, 6379, "ROLE")
+        if not isinstance(got, list):
+            return "", 0
+        return str(got[0]), len(got[2]) if got[0] == "master" and isinstance(got[2], list) else 0
+
+    def master(self) -> str | None:
+        """The master address every live Sentinel names, when they agree."""
+        seen = {str(self.ask(i, 26379, "SENTINEL", "GET-MASTER-ADDR-BY-NAME", "fip")) for i in range(3)
+                if ("sentinel", i) in self.procs}  # fmt: skip
+        return next(iter(seen)) if len(seen) == 1 else None
+
+    @property
+    def url(self) -> str:
+        return "redis+sentinel://" + ",".join(f"{ip}:26379" for ip in self.ips) + "/fip"
+
+
+@pytest.mark.slow
+def test_the_sentinel_component_fails_over_and_the_old_master_rejoins(tmp_path: Path) -> None:
+    s = SentinelSet(tmp_path)
+    try:
+        for i in range(3):
+            s.start("redis", i)
+        for i in range(3):
+            s.start("sentinel", i)
+        ip0 = s.ips[0]
+        wait_for(lambda: s.master() == f"['{ip0}', '6379']" or None, 20, "all Sentinels name pod 0")
+        wait_for(lambda: s.role(0) == ("master", 2) or None, 20, "pod 0 master, two replicas attached")
+        fipctl(s.url, "init", "--yes")
+        fipctl(s.url, "subnets", "apply", "-f", str(REPO / "examples" / "subnets.yaml"))
+        before = json.loads(fipctl(s.url, "-o", "json", "subnets"))
+        s.ask(0, 6379, "WAIT", "2", "5000")
+        s.stop("redis", 0, signal.SIGKILL)  # the master's node dies
+        new = wait_for(lambda: m if (m := s.master()) and ip0 not in m else None, 60, "a failover")
+        assert json.loads(fipctl(s.url, "-o", "json", "subnets")) == before
+        open_store(s.url).check_intact()
+        s.start("redis", 0)  # pod 0 comes back: it asks the Sentinels and joins as a replica
+        wait_for(lambda: s.role(0)[0] == "slave" or None, 30, "pod 0 a replica of the new master")
+        assert s.master() == new
+    finally:
+        s.close()
