@@ -329,6 +329,18 @@ def overlay(tmp: Path, body: str) -> list[Obj]:
     return kustomize(tmp)
 
 
+def test_the_documented_clusterip_rewrite_keeps_a_valid_configuration(objs: list[Obj]) -> None:
+    """docs/install.md's sed (urlPrefix -> the Service's ClusterIP) matches the shipped text, and
+    the result still checks the certificate against the Service's DNS name."""
+    text = find(objs, "ConfigMap", "fip-scheduler-config")["data"]["scheduler-config.yaml"]
+    doc = (REPO / "docs" / "install.md").read_text()
+    old = f"https://fip-extender.{NS}.svc:8443"
+    assert f'sed "s#{old}#https://$IP:8443#"' in doc and text.count(old) == 1
+    (ext,) = sched_config.parse(yaml.safe_load(text.replace(old, "https://10.96.7.7:8443"))).extenders
+    assert ext.url_prefix == "https://10.96.7.7:8443/fip"
+    assert (ext.tls_config or {})["serverName"] == f"fip-extender.{NS}.svc"
+
+
 def test_the_sentinel_variant_renders_and_validates(tmp_path: Path) -> None:
     objs = overlay(tmp_path, "resources: [DEPLOY]\ncomponents: [DEPLOY/redis/sentinel]\n")
     version = k8s_version()
