@@ -18,6 +18,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "workloads": ("lab.workloads.cli:main", "run the lab workload controllers (--kubeconfig)"),
     "up": ("lab.cluster.cli:up_main", "start the whole system: fip-lab up [--config FILE] [--run-dir DIR]"),
     "status": ("lab.cluster.cli:status_main", "health of every component of the lab (--run-dir DIR)"),
+    "check": ("lab.cluster.cli:check_main", "check the fabric's invariants and fipctl check (--run-dir DIR)"),
     "down": ("lab.cluster.cli:down_main", "stop the lab and remove everything it made (--run-dir DIR)"),
     "soak": ("lab.cluster.soak:main", "chaos for N minutes on a lab of its own: fip-lab soak --minutes N"),
     "kubelet": ("lab.kubelet.cli:main", "run the kubelet stand-in of one node (used by fip-lab up)"),

@@ -2,6 +2,7 @@
 
     fip-lab up [--config FILE] [--run-dir DIR] [--allow-missing] [--foreground] [--timeout S]
     fip-lab status [--run-dir DIR] [-o json]
+    fip-lab check [--run-dir DIR]
     fip-lab down [--run-dir DIR] [--purge]
 
 `up` checks the config and the machine first (a bad config or a missing privilege is reported
@@ -9,7 +10,9 @@ before anything exists; exit 2), writes `<run>/state.json`, starts the superviso
 (`lab.cluster.daemon`) detached and waits until it reports the system up (exit 0, with the
 kubeconfig to use) or failed (exit 1, with the component and its log tail; what was made is
 already removed). `status` probes every component (PID alive, its health endpoint); exit 0
-when all are healthy, 1 otherwise, 3 when no lab runs there. `down` removes everything (see
+when all are healthy, 1 otherwise, 3 when no lab runs there. `check` checks the invariants from
+outside (`lab.cluster.invariants` and `fipctl check`): exit 0 clean, 1 with every problem listed.
+`down` removes everything (see
 `lab.cluster.teardown`); exit 1 if something could not be removed, with the list.
 """
 
@@ -170,12 +173,55 @@ def status_main(argv: list[str]) -> int:
           f"kubeconfig {run.kubeconfig}")  # fmt: skip
     if state.get("error"):
         print(f"error: {state['error']}")
+    _where(run, state)
     print(f"{'COMPONENT':<22} {'PID':>7} {'RESTARTS':>8}  HEALTH")
     for r in table:
         print(f"{r['name']!s:<22} {r['pid']!s:>7} {r['restarts']!s:>8}  {r['health']}")
     for name in state.get("missing") or []:
         print(f"{'(missing)':<22} {'-':>7} {'-':>8}  {name}")
     return 0 if healthy else 1
+
+
+def check_main(argv: list[str]) -> int:
+    p = argparse.ArgumentParser(
+        prog="fip-lab check", description="check the fabric's invariants from outside"
+    )
+    _run_dir(p)
+    args = p.parse_args(argv)
+    run = RunDir((args.run_dir or default_run_dir()).resolve())
+    state = run.read()
+    if state is None or state.get("phase") != "up":
+        print(f"fip-lab check: no lab up in {run.root}", file=sys.stderr)
+        return 3
+    from fip.kube.client import KubeClient
+    from lab.cluster import invariants
+
+    cfg = config.load(state["config"])
+    problems = invariants.check(KubeClient(str(run.kubeconfig)), run, cfg)
+    code, out = invariants.fipctl_check(run, invariants.redis_url(run))
+    if code != 0:
+        problems.append(f"fipctl check (exit {code}):\n{out.rstrip()}")
+    for line in problems:
+        print(f"PROBLEM: {line}")
+    if not problems:
+        print("ok: invariants hold (no IP held twice, every running pod plugged and reachable)")
+        print(f"ok: fipctl check: {out.strip()}")
+    return 1 if problems else 0
+
+
+def _where(run: RunDir, state: dict[str, object]) -> None:
+    """Where to look: the store, the legacy hosts (namespace, service, whitelist, decision log)."""
+    print(f"store {state.get('redis_url')}")
+    try:
+        cfg = config.load(str(state["config"]))
+    except (FipError, KeyError):
+        return
+    for s in cfg.subnets:
+        if s.legacy is not None:
+            name = s.subnet.name
+            where = f"{s.legacy.address}:{s.legacy.port}"
+            print(f"legacy host of {name}: netns {state.get('prefix')}-lh-{name}, {where}, "
+                  f"whitelist {run.legacy_allow(name)}, log {run.legacy_decisions(name)}")  # fmt: skip
 
 
 def down_main(argv: list[str]) -> int:

@@ -15,6 +15,7 @@ from system_lab import FIP_LAB, NEEDS_ROOT, System, down, system, up  # noqa: F4
 
 from bridge import netlink
 from lab.cluster.rundir import RunDir
+from lab.kubelet.sandboxes import netns_name
 from lab.wait import wait_for
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, NEEDS_ROOT]
@@ -44,6 +45,26 @@ def test_kubectl_sees_the_registered_nodes_and_the_subnets(system: System) -> No
         assert next(c for c in n["status"]["conditions"] if c["type"] == "Ready")["status"] == "True"
         assert n["metadata"]["labels"]["fip.io/l2"] in ("a", "b")
     assert "dc-a" in system.kubectl("get", "subnets")
+
+
+def test_fip_lab_check_reports_a_pod_whose_sandbox_is_gone(system: System) -> None:
+    container = {"name": "c", "image": "c:1", "resources": {"limits": {"fip.io/ip": "1"}}}
+    template = {"metadata": {"labels": {"app": "chk"}}, "spec": {"containers": [container]}}
+    meta = {"name": "chk", "namespace": "default"}
+    sts = {"apiVersion": "apps/v1", "kind": "StatefulSet", "metadata": meta,
+           "spec": {"replicas": 1, "serviceName": "chk", "selector": {"matchLabels": {"app": "chk"}},
+                    "template": template}}  # fmt: skip
+    system.kubectl("apply", "-f", "-", stdin=json.dumps(sts))
+    pod = system.wait_pods("app=chk", 1)[0]
+    argv = [str(FIP_LAB), "check", "--run-dir", str(system.run.root)]
+    ok = subprocess.run(argv, capture_output=True, text=True, timeout=60, check=False)
+    assert ok.returncode == 0 and "ok: invariants hold" in ok.stdout, ok.stdout + ok.stderr
+    netlink.remove_netns(netns_name(system.prefix, pod["metadata"]["uid"]))  # behind everyone's back
+    broken = subprocess.run(argv, capture_output=True, text=True, timeout=60, check=False)
+    assert broken.returncode == 1
+    assert "PROBLEM: pod default/chk-0:" in broken.stdout, broken.stdout
+    system.kubectl("delete", "statefulset", "chk", "--wait=true")
+    system.wait_gone("app=chk")
 
 
 def test_a_killed_component_is_restarted_by_the_supervisor(system: System) -> None:
