@@ -423,12 +423,13 @@ def referenced_files(root: Path) -> set[Path]:
 def test_no_manifest_is_left_out() -> None:
     """Every file under deploy/ is part of the install or of the Sentinel component, except
     the CNI conflist (fipd install-cni writes it from code; kept as the reference copy) and the
-    operator's certificate script."""
+    operator's certificate script and the image build."""
     used = referenced_files(DEPLOY) | referenced_files(DEPLOY / "redis" / "sentinel")
     files = {p.resolve() for p in DEPLOY.rglob("*") if p.is_file() and p.suffix not in {".md"}}
     assert files - used == {
         (DEPLOY / "fipd" / "10-fip.conflist").resolve(),
         (DEPLOY / "tls" / "make-extender-certs.sh").resolve(),  # run by the operator (docs/install.md)
+        (DEPLOY / "image" / "Containerfile").resolve(),  # builds the image the manifests name
     }
 
 
