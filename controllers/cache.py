@@ -196,7 +196,7 @@ class ClusterCache:
 
 def _fip_pod(obj: Obj) -> bool:
     notes = (obj.get("metadata") or {}).get("annotations")
-    return (isinstance(notes, Mapping) and ALLOCATION in notes) or wants_ip(obj)
+    return (type(notes) is dict and ALLOCATION in notes) or wants_ip(obj)
 
 
 __all__ = ["KINDS", "RESOURCES", "WORKLOADS", "ClusterCache"]

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeGuard
 
 from fip.core import allocfast, annotation
 from fip.core.annotation import Allocation
@@ -53,14 +53,20 @@ class PodView:
         return LivePod(self.uid, self.name, self.phase)
 
 
+def _is_map(value: object) -> TypeGuard[Mapping[str, Any]]:
+    """`isinstance(value, Mapping)`, with decoded JSON's dicts checked first (the ABC check costs
+    more than the rest of a pod's view when 100,000 pods are read)."""
+    return type(value) is dict or isinstance(value, Mapping)
+
+
 def _meta(obj: Mapping[str, Any]) -> Mapping[str, Any]:
     meta = obj.get("metadata")
-    return meta if isinstance(meta, Mapping) else {}
+    return meta if _is_map(meta) else {}
 
 
 def _section(obj: Mapping[str, Any], key: str) -> Mapping[str, Any]:
     value = obj.get(key)
-    return value if isinstance(value, Mapping) else {}
+    return value if _is_map(value) else {}
 
 
 def pod_view(
@@ -85,10 +91,11 @@ def pod_view(
     except InvalidInput as err:
         policy = None
         problems.append(str(err))
+    notes = annotations if _is_map(annotations) else None
     alloc = None
-    if isinstance(annotations, Mapping) and annotation.KEY in annotations:
+    if notes is not None and annotation.KEY in notes:
         try:
-            alloc = allocfast.parse(annotations[annotation.KEY])
+            alloc = allocfast.parse(notes[annotation.KEY])
         except InvalidInput as err:
             problems.append(str(err))
     if alloc is not None and owner_from_annotation and alloc.owner.namespace == meta.get("namespace"):
@@ -96,11 +103,11 @@ def pod_view(
     else:
         owner = resolve_owner(pod, deployment_of)
     pool = ""
-    if isinstance(annotations, Mapping):
-        key = POOL if POOL in annotations else GALAXY_POOL
-        if annotations.get(key) is not None:
+    if notes is not None:
+        key = POOL if POOL in notes else GALAXY_POOL
+        if notes.get(key) is not None:
             try:
-                pool = check_subdomain(f"annotation {key}", annotations.get(key))
+                pool = check_subdomain(f"annotation {key}", notes.get(key))
             except InvalidInput as err:
                 problems.append(str(err))
     status, spec = _section(pod, "status"), _section(pod, "spec")

@@ -467,7 +467,7 @@ class RedisStore:
         self._exists(subnet)
         with self._guard():
             items = self._r.hgetall(_key(subnet, "ip"))
-        recs = [enc.decode_record(subnet, h, raw) for h, raw in items.items()]
+        recs = [enc.decode_record_cached(subnet, h, raw) for h, raw in items.items()]
         return sorted(recs, key=lambda r: int(r.ip))
 
     def by_owner(self, owner: OwnerKey) -> list[AllocationRecord]:
