@@ -13,12 +13,12 @@ from pathlib import Path
 
 import pytest
 from ctl_kit import SUBNET, by_ip, check_clean, settle
-from fabric import NS, Lab, controllers, deployment, statefulset
+from fabric import NS, Lab, controllers, deployment, statefulset, tapp
 
 from fip.core.policy import GALAXY_ANNOTATION
 from fip.core.record import IPState
 from fip.core.reservations import KEY as RESERVED_IPS
-from fip.kube.resources import DEPLOYMENTS, STATEFULSETS
+from fip.kube.resources import DEPLOYMENTS, STATEFULSETS, TAPPS
 from fip.store.factory import open_store
 from fip.store.protocol import Store
 from lab.redisproc import RedisServer
@@ -55,6 +55,8 @@ def test_galaxy_ips_come_back_through_the_first_rebuild(tmp_path: Path, new_stor
         api = [["", SUBNET.name, "10.0.1.90"], ["", SUBNET.name, "10.0.1.91"]]
         lab.client.create(STATEFULSETS, galaxy_workload(statefulset("web", 3), "immutable", web), NS)
         lab.client.create(DEPLOYMENTS, galaxy_workload(deployment("api", 2), "never", api), NS)
+        jobs = [["0", SUBNET.name, "10.0.1.80"], ["1", SUBNET.name, "10.0.1.81"]]
+        lab.client.create(TAPPS, galaxy_workload(tapp("jobs", 2), "immutable", jobs), NS)
         # a pod-policy workload: Galaxy freed its IPs with the pods, so must fip
         lab.client.create(
             STATEFULSETS, galaxy_workload(statefulset("tmp", 1), "", [["0", SUBNET.name, "10.0.1.99"]]), NS
@@ -63,16 +65,17 @@ def test_galaxy_ips_come_back_through_the_first_rebuild(tmp_path: Path, new_stor
         try:
             wait_for(lambda: ctl.rebuilder.count >= 1 or None, 30, "the first rebuild")
             new_store.check_intact()  # the rebuild, not `fipctl init`, declared the new store intact
-            kept = {"10.0.1.77", "10.0.1.78", "10.0.1.79", "10.0.1.90", "10.0.1.91"}
+            kept = {"10.0.1.77", "10.0.1.78", "10.0.1.79", "10.0.1.80", "10.0.1.81", "10.0.1.90", "10.0.1.91"}
             # tmp's 10.0.1.99 is not kept (the rebuild may restore it; release frees it under `pod`)
             recs = wait_for(lambda: r if set(r := by_ip(new_store)) == kept else None, 20, "the kept IPs")
             assert {r.state for r in recs.values()} == {IPState.RESERVED}
             assert {str(r.owner.instance) for r in recs.values() if r.owner.name == "web"} == {"0", "1", "2"}
             lab.fabric.enabled.set()
-            ips = settle(lab, lambda i: len(i) == 6, 6)
+            ips = settle(lab, lambda i: len(i) == 8, 8)
             assert {ips[f"web-{i}"] for i in range(3)} == {"10.0.1.77", "10.0.1.78", "10.0.1.79"}
             assert ips["web-0"] == "10.0.1.77" and ips["web-2"] == "10.0.1.79"  # each ordinal its own
             assert {v for k, v in ips.items() if k.startswith("api-")} == {"10.0.1.90", "10.0.1.91"}
+            assert (ips["jobs-0"], ips["jobs-1"]) == ("10.0.1.80", "10.0.1.81")
             check_clean(lab, grace=0)
         finally:
             ctl.stop()
