@@ -23,6 +23,7 @@ import json
 import os
 import secrets
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -33,7 +34,7 @@ from fip.core.errors import FipError
 from lab.cluster import config, plan, preflight, teardown
 from lab.cluster.health import free_port
 from lab.cluster.rundir import RunDir, default_run_dir
-from lab.cluster.supervisor import MARKER, marked_pids, same_process
+from lab.cluster.supervisor import MARKER, marked_pids, same_process, start_time
 
 DEFAULT_CONFIG = Path(__file__).with_name("default.yaml")
 
@@ -99,7 +100,7 @@ def up_main(argv: list[str]) -> int:
             [sys.executable, "-m", "lab.cluster.daemon", str(run.root)], stdin=subprocess.DEVNULL, stdout=log,
             stderr=subprocess.STDOUT, start_new_session=True, env={**os.environ, MARKER: str(run.root)},
         )  # fmt: skip
-    run.update(supervisor_pid=proc.pid)
+    run.update(supervisor_pid=proc.pid, supervisor_start=start_time(proc.pid))
     return _await(run, proc, args.timeout)
 
 
@@ -158,13 +159,19 @@ def status_main(argv: list[str]) -> int:
     _run_dir(p)
     p.add_argument("-o", "--output", choices=["table", "json"], default="table")
     args = p.parse_args(argv)
+    signal.signal(signal.SIGPIPE, signal.SIG_DFL)  # `fip-lab status | head` ends quietly (a one-shot)
     run = RunDir((args.run_dir or default_run_dir()).resolve())
     state = run.read()
     if state is None or state.get("phase") == "down":
         print(f"fip-lab status: no lab running in {run.root}", file=sys.stderr)
         return 3
     table = rows(run)
-    healthy = state.get("phase") == "up" and all(r["health"] == "ok" for r in table)
+    sup_alive = "supervisor_start" not in state or same_process(
+        state.get("supervisor_pid"), state["supervisor_start"]
+    )
+    if not sup_alive:
+        state["progress"] = f"the supervisor (pid {state.get('supervisor_pid')}) is gone: run fip-lab down"
+    healthy = sup_alive and state.get("phase") == "up" and all(r["health"] == "ok" for r in table)
     if args.output == "json":
         print(json.dumps({"phase": state.get("phase"), "prefix": state.get("prefix"), "healthy": healthy,
                           "missing": state.get("missing"), "components": table}, indent=1))  # fmt: skip

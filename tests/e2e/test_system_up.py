@@ -15,6 +15,7 @@ from system_lab import FIP_LAB, NEEDS_ROOT, System, down, system, up  # noqa: F4
 
 from bridge import netlink
 from lab.cluster.rundir import RunDir
+from lab.cluster.supervisor import pid_alive
 from lab.kubelet.sandboxes import netns_name
 from lab.wait import wait_for
 
@@ -116,3 +117,19 @@ def test_a_failed_up_removes_what_it_made_and_down_still_works(tmp_path: Path) -
         stopped = down(run_dir)
         assert stopped.returncode == 0, stopped.stderr
     assert status(run_dir)[0] == 3
+
+
+def test_down_cleans_up_after_a_killed_supervisor(tmp_path: Path) -> None:
+    run_dir = tmp_path / "run"
+    started = up(run_dir)
+    assert started.returncode == 0, started.stderr
+    state = RunDir(run_dir).read() or {}
+    os.kill(state["supervisor_pid"], signal.SIGKILL)
+    pids = [c["pid"] for c in state["components"].values()]
+    wait_for(lambda: not [p for p in pids if pid_alive(p)], 30, "every component ended with its supervisor")
+    assert status(run_dir)[0] == 1  # the lab is reported broken, not up
+    assert [n for n in netlink.list_netns() if n.startswith(state["prefix"])]  # left for down to remove
+    stopped = down(run_dir)
+    assert stopped.returncode == 0, stopped.stderr
+    assert [n for n in netlink.list_netns() if n.startswith(state["prefix"])] == []
+    assert not Path(state["bpf_dir"]).exists()
