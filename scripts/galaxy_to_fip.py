@@ -6,8 +6,9 @@
 `subnets` turns galaxy-ipam's pool configuration (`kubectl -n kube-system get configmap
 floatingip-config -o json`, or the bare `floatingips` JSON list) into fip Subnet resources: one
 per pod CIDR, Galaxy's entries for that CIDR merged (their `nodeSubnets` become `nodeCIDRs`,
-their `ips` "a~b" become `ranges` "a-b"), or with `--node-label KEY` a nodeSelector
-`KEY: <subnet name>` instead (for moving node by node). `--exclude` lists in `excluded` every
+their `ips` "a~b" become `ranges` "a-b"). `--node-label KEY` adds a nodeSelector `KEY: "true"`
+to every Subnet: a node is then in a Subnet only once it carries that label as well (for moving
+node by node; a node stays in every Subnet its InternalIP belongs to). `--exclude` lists in `excluded` every
 address Galaxy holds that will not come over as a reservation (default policy, bare pods,
 pool-only), so fip cannot hand out an address a Galaxy pod still uses while both run. Every
 Subnet passes fip's own parser and overlap check before anything is printed.
@@ -78,10 +79,9 @@ def to_subnets(
         inside = sorted(str(a) for a in held if a.version == net.version and a in net)
         if inside:
             spec["excluded"] = inside
+        spec["nodeCIDRs"] = s["nodes"]
         if node_label:
-            spec["nodeSelector"] = {"matchLabels": {node_label: name}}
-        else:
-            spec["nodeCIDRs"] = s["nodes"]
+            spec["nodeSelector"] = {"matchLabels": {node_label: "true"}}
         out.append(parse_subnet({"apiVersion": "fip.io/v1", "kind": "Subnet", "metadata": {"name": name},
                                  "spec": spec}))  # fmt: skip
     check_no_overlap(out)
@@ -154,7 +154,7 @@ def main(argv: list[str] | None = None) -> int:
     verbs = p.add_subparsers(dest="verb", required=True)
     s = verbs.add_parser("subnets", help="floatingip-config -> fip Subnets (YAML)")
     s.add_argument("config")
-    s.add_argument("--node-label", default="", help="select nodes by this label instead of node CIDRs")
+    s.add_argument("--node-label", default="", help='nodes need label KEY="true" too')
     s.add_argument("--exclude", metavar="FIPS", help="exclude Galaxy's addresses that are not carried over")
     r = verbs.add_parser("reservations", help="FloatingIP objects -> kubectl annotate commands")
     r.add_argument("floatingips")

@@ -72,9 +72,10 @@ def test_config_becomes_subnets_fip_accepts(tmp_path: Path, capsys: pytest.Captu
     assert ([str(n) for n in b.nodes.node_cidrs], b.vlan) == (["10.180.1.0/24"], 0)
 
 
-def test_node_label_mode_selects_by_label() -> None:
-    (s, _) = g.to_subnets(CONFIG, node_label="fip.io/l2")
-    assert dict(s.nodes.match_labels) == {"fip.io/l2": s.name} and not s.nodes.node_cidrs
+def test_node_label_mode_needs_the_label_and_the_node_cidr() -> None:
+    (s, _) = g.to_subnets(CONFIG, node_label="fip.io/node")
+    assert dict(s.nodes.match_labels) == {"fip.io/node": "true"}
+    assert [str(n) for n in s.nodes.node_cidrs] == ["10.49.27.0/24", "10.49.29.0/24"]
 
 
 @pytest.mark.parametrize(
