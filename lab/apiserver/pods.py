@@ -20,7 +20,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from lab.apiserver import validation
+from lab.apiserver import disruption, validation
 from lab.apiserver.status import APIError, bad_request, conflict, invalid
 
 if TYPE_CHECKING:
@@ -124,9 +124,9 @@ def bind(storage: Store, ns: str, name: str, body: Any) -> Obj:  # noqa: PLR0912
 
 
 def evict(storage: Store, ns: str, name: str, body: Any) -> None:
-    """`pods/eviction` (policy/v1 Eviction): a graceful delete, refused (429) while a matching
-    PodDisruptionBudget reports `status.disruptionsAllowed: 0`. PDB status is whatever was written
-    to it: no disruption controller computes it here."""
+    """`pods/eviction` (policy/v1 Eviction): a graceful delete, refused (429) when the one matching
+    PodDisruptionBudget allows no disruption (`lab.apiserver.disruption` computes the status of a
+    budget nothing maintains); more than one matching budget is a 500."""
     from lab.apiserver.deletion import DeleteOptions
     from lab.apiserver.specs import selector_matches
 
@@ -148,18 +148,34 @@ def evict(storage: Store, ns: str, name: str, body: Any) -> None:
             500, "InternalError",
             "Internal error occurred: This pod has more than one PodDisruptionBudget, which the eviction subresource does not support.",
         )  # fmt: skip
-    for pdb in matching:
+    pdb_rt = storage.registry.lookup("poddisruptionbudgets")
+    for pdb in [] if disruption.may_ignore_budget(pod) else matching:
         status = pdb.get("status") or {}
         generation = pdb["metadata"].get("generation", 1)
-        if status.get("observedGeneration", 0) < generation:  # no disruption controller has looked at it yet
-            raise _budget_refusal(
-                f"The disruption budget {pdb['metadata']['name']} is still being processed by the server.",
-                retry_after=10,
-            )
+        uid = pdb["metadata"].get("uid", "")
+        if status.get("observedGeneration", 0) < generation or uid in storage.lab_budgets:
+            storage.lab_budgets.add(uid)  # nothing else maintains it: recomputed as the controller would
+            selected = [
+                p for p in storage.list_rt(storage.registry.lookup("pods"), ns).items
+                if selector_matches(pdb["spec"]["selector"], p["metadata"].get("labels") or {})
+            ]  # fmt: skip
+            status = disruption.status_for(pdb, selected, lambda p: _controller_replicas(storage, p))
+            if status["disruptionsAllowed"] <= 0:  # what the controller would have written, kept
+                storage.update_rt(
+                    pdb_rt, ns, pdb["metadata"]["name"], {**pdb, "status": status}, subresource="status"
+                )
         if status.get("disruptionsAllowed", 0) <= 0:
             raise _budget_refusal(
                 f"The disruption budget {pdb['metadata']['name']} needs {status.get('desiredHealthy', 0)} healthy pods and has {status.get('currentHealthy', 0)} currently"
             )
+        status = {
+            **status,
+            "disruptionsAllowed": status["disruptionsAllowed"] - 1,
+            "disruptedPods": {**(status.get("disruptedPods") or {}), name: storage.now()},
+        }
+        storage.update_rt(
+            pdb_rt, ns, pdb["metadata"]["name"], {**pdb, "status": status}, subresource="status"
+        )
     pre = options.get("preconditions") or {}
     grace = options.get("gracePeriodSeconds")
     storage.delete_rt(
@@ -168,7 +184,21 @@ def evict(storage: Store, ns: str, name: str, body: Any) -> None:
     )  # fmt: skip
 
 
-def _budget_refusal(message: str, retry_after: int | None = None) -> APIError:
+def _controller_replicas(storage: Store, pod: Obj) -> int | None:
+    """spec.replicas of the pod's controller (ReplicaSet, StatefulSet ...), None if it has none."""
+    ref = next((r for r in pod["metadata"].get("ownerReferences") or [] if r.get("controller")), None)
+    if ref is None:
+        return None
+    group = str(ref.get("apiVersion", "")).rpartition("/")[0]
+    for rt in storage.registry.all():
+        if rt.kind == ref.get("kind") and rt.group == group and rt.scale is not None:
+            owner = storage._bucket(rt).get((pod["metadata"].get("namespace", ""), ref.get("name", "")))
+            if owner is not None:
+                return int((owner.get("spec") or {}).get("replicas", 1))
+    return None
+
+
+def _budget_refusal(message: str) -> APIError:
     """The 429 kube-apiserver answers when an eviction would break a PodDisruptionBudget; clients
     (kubectl drain) retry on it, and read why from the one DisruptionBudget cause."""
     return APIError(
@@ -176,5 +206,4 @@ def _budget_refusal(message: str, retry_after: int | None = None) -> APIError:
         "TooManyRequests",
         "Cannot evict pod as it would violate the pod's disruption budget.",
         {"causes": [{"reason": "DisruptionBudget", "message": message}]},
-        retry_after=retry_after,
     )

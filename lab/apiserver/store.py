@@ -69,6 +69,9 @@ class Store:
         self._sorted: dict[str, list[Key]] = {}  # sorted keys per resource; dropped on add/remove
         self._dependents: dict[str, set[tuple[str, str, str]]] = {}  # owner uid -> {(rkey, ns, name)}
         self.cluster_ips = defaults.ClusterIPs()
+        self.lab_budgets: set[str] = (
+            set()
+        )  # uids of PDBs whose status the lab computes (lab.apiserver.disruption)
         self.clock = time.time
         self.on_removed: list[Any] = []  # callbacks(rt, obj) after an object is gone (GC hooks)
         self.on_deleting: list[Any] = []  # callbacks(rt, obj) when deletion starts (finalizers)

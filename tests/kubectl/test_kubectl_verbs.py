@@ -10,7 +10,7 @@ import threading
 import time
 
 import pytest
-from kubectl_lab import Lab, lab_fixture
+from kubectl_lab import Lab, lab_fixture, table
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]  # a hung kubectl fails the test, not the run
 lab = lab_fixture()
@@ -219,20 +219,10 @@ def test_cordon_drain_evicts_with_the_eviction_api(lab: Lab) -> None:
 def test_drain_blocked_by_a_disruption_budget(lab: Lab) -> None:
     lab.apply("apiVersion: v1\nkind: Node\nmetadata: {name: pdb-n}\n")
     lab.apply(pod("db-0", "pdb-n", "{app: db}"))
+    status(lab, "pod", "db-0", {"phase": "Running", "conditions": [{"type": "Ready", "status": "True"}]})
     lab.apply(
-        "apiVersion: policy/v1\nkind: PodDisruptionBudget\nmetadata: {name: db}\nspec: {minAvailable: 1, selector: {matchLabels: {app: db}}}\n"
-    )
-    status(
-        lab,
-        "pdb",
-        "db",
-        {
-            "observedGeneration": 1,
-            "disruptionsAllowed": 0,
-            "currentHealthy": 1,
-            "desiredHealthy": 1,
-            "expectedPods": 1,
-        },
+        "apiVersion: policy/v1\nkind: PodDisruptionBudget\nmetadata: {name: db}\n"
+        "spec: {minAvailable: 1, selector: {matchLabels: {app: db}}}\n"
     )
     out = lab.fails("drain", "pdb-n", "--force", "--timeout=3s", timeout=30)
     assert (
@@ -244,3 +234,23 @@ def test_drain_blocked_by_a_disruption_budget(lab: Lab) -> None:
         in out.stderr
     )
     assert lab.json("get", "pod", "db-0")["metadata"]["name"] == "db-0"  # still there
+    rows = table(lab.ok("get", "pdb", "db"))  # the status a disruption controller would keep
+    assert rows[0] == ["NAME", "MIN AVAILABLE", "MAX UNAVAILABLE", "ALLOWED DISRUPTIONS", "AGE"]
+    assert rows[1][:4] == ["db", "1", "N/A", "0"]
+
+
+def test_drain_evicts_what_the_budget_allows(lab: Lab) -> None:
+    lab.apply("apiVersion: v1\nkind: Node\nmetadata: {name: pdb-m}\n")
+    lab.apply(pod("kv-0", "pdb-m", "{app: kv}") + "---\n" + pod("kv-1", "pdb-m", "{app: kv}"))
+    for name in ("kv-0", "kv-1"):
+        status(lab, "pod", name, {"phase": "Running", "conditions": [{"type": "Ready", "status": "True"}]})
+    lab.apply(
+        "apiVersion: policy/v1\nkind: PodDisruptionBudget\nmetadata: {name: kv}\n"
+        "spec: {minAvailable: 1, selector: {matchLabels: {app: kv}}}\n"
+    )
+    out = lab.fails("drain", "pdb-m", "--force", "--timeout=3s", timeout=30)
+    assert "Cannot evict pod as it would violate the pod's disruption budget." in out.stderr
+    left = [p["metadata"]["name"] for p in lab.json("get", "pods", "-l", "app=kv")["items"]]
+    assert len(left) == 1  # one eviction allowed, the second refused
+    budget = lab.json("get", "pdb", "kv")["status"]
+    assert budget["disruptionsAllowed"] == 0 and set(budget["disruptedPods"]) <= {"kv-0", "kv-1"}

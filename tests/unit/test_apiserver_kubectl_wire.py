@@ -185,3 +185,35 @@ def test_empty_protobuf_v2_document() -> None:
 def test_definitions_cover_every_served_builtin_kind() -> None:
     for rt in BUILTIN:
         assert schemas.kind_name(rt.group, rt.version, rt.kind), rt.key
+
+
+def _pod(name: str, ready: bool, owner: str | None = None) -> dict[str, object]:
+    meta: dict[str, object] = {"name": name, "uid": name}
+    if owner:
+        meta["ownerReferences"] = [
+            {"uid": owner, "controller": True, "kind": "ReplicaSet", "apiVersion": "apps/v1"}
+        ]
+    cond = [{"type": "Ready", "status": "True" if ready else "False"}]
+    return {"metadata": meta, "status": {"phase": "Running", "conditions": cond}}
+
+
+def test_disruption_budget_status_as_the_controller_computes_it() -> None:
+    from lab.apiserver import disruption
+
+    pods = [_pod("a", True, "rs"), _pod("b", True, "rs"), _pod("c", False, "rs")]
+    by_min = {"metadata": {"generation": 2}, "spec": {"minAvailable": 1}}
+    got = disruption.status_for(by_min, pods, lambda p: 3)
+    assert (got["expectedPods"], got["currentHealthy"], got["desiredHealthy"], got["disruptionsAllowed"]) == (
+        3,
+        2,
+        1,
+        1,
+    )
+    assert got["observedGeneration"] == 2
+    by_pct = {"metadata": {}, "spec": {"maxUnavailable": "50%"}}
+    got = disruption.status_for(by_pct, pods, lambda p: 4)
+    assert (got["expectedPods"], got["desiredHealthy"], got["disruptionsAllowed"]) == (4, 2, 0)
+    bare = disruption.status_for(by_pct, [_pod("x", True)], lambda p: None)
+    assert bare["disruptionsAllowed"] == 0  # unmanaged pods: the budget cannot allow anything
+    assert disruption.may_ignore_budget({"metadata": {}, "status": {"phase": "Succeeded"}})
+    assert not disruption.may_ignore_budget({"metadata": {}, "status": {"phase": "Running"}})
