@@ -27,6 +27,7 @@ import contextlib
 import logging
 import os
 import threading
+import time
 from datetime import UTC, datetime
 from typing import Any
 
@@ -45,6 +46,7 @@ from lab.kubelet.sandboxes import Record, Store, netns_name
 
 Obj = dict[str, Any]
 log = logging.getLogger("lab.kubelet")
+EVENT_REPEAT = 60.0  # seconds before the same sandbox failure is posted as an Event again
 
 
 def _netns_exists(name: str) -> bool:
@@ -82,6 +84,7 @@ class Kubelet:
         self.records: dict[str, Record] = {r.uid: r for r in store.all()}
         self.containers: dict[str, Container] = {}
         self._lock = threading.Lock()
+        self._reported: dict[str, tuple[str, float]] = {}  # uid -> (last sandbox failure, when posted)
         self._workers = [
             threading.Thread(target=self._work, name=f"kubelet-{i}", daemon=True) for i in range(workers)
         ]
@@ -258,11 +261,20 @@ class Kubelet:
         self.store.put(rec)
 
     def _sandbox_failed(self, pod: Obj, message: str) -> None:
+        """Report on the pod. The same message again within EVENT_REPEAT seconds posts no new
+        Event (a kubelet's recorder aggregates repeats too): retries must not flood the API."""
         meta = pod["metadata"]
+        now = time.monotonic()
+        with self._lock:
+            last = self._reported.get(meta["uid"])
+            post = last is None or last[0] != message or now - last[1] > EVENT_REPEAT
+            if post:
+                self._reported[meta["uid"]] = (message, now)
         try:
-            self.client.create_event(
-                pod, "FailedCreatePodSandBox", message, type="Warning", component="kubelet"
-            )
+            if post:
+                self.client.create_event(
+                    pod, "FailedCreatePodSandBox", message, type="Warning", component="kubelet"
+                )
             patch = status.sandbox_failed(pod, self.node_ip, _now(), message)
             self.client.patch(
                 PODS, meta["name"], patch, meta["namespace"], sub="status", patch_type="strategic"
@@ -271,5 +283,7 @@ class Kubelet:
             log.warning("pod %s/%s: reporting the sandbox failure: %s", meta["namespace"], meta["name"], err)
 
     def _confirm_deletion(self, namespace: str, name: str, uid: str) -> None:
+        with self._lock:
+            self._reported.pop(uid, None)
         with contextlib.suppress(NotFound, Conflict):  # gone already, or a new pod of that name
             self.client.delete(PODS, name, namespace, uid=uid, grace_period=0)

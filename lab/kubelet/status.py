@@ -20,8 +20,10 @@ CONDITIONS = ("PodReadyToStartContainers", "Initialized", "ContainersReady", "Re
 
 
 def wants_fip(pod: Pod | Obj) -> bool:
-    """True if a container requests or limits `fip.io/ip` (the opt-in; see ARCHITECTURE.md)."""
-    for c in (pod.get("spec") or {}).get("containers") or []:
+    """True if a container or init container requests or limits `fip.io/ip` (the opt-in; the
+    same rule as kube-scheduler's and fip.core.podrequest's)."""
+    spec = pod.get("spec") or {}
+    for c in [*(spec.get("containers") or []), *(spec.get("initContainers") or [])]:
         res = c.get("resources") or {}
         if FIP_RESOURCE in (res.get("limits") or {}) or FIP_RESOURCE in (res.get("requests") or {}):
             return True
