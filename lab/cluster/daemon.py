@@ -108,8 +108,10 @@ def supervise(run: RunDir) -> int:
                         bootstrap.apply_resources(cfg, KubeClient(str(run.kubeconfig)))
                 run.update(phase="up", progress="up", components=_snapshot(sup, specs))
                 print(f"lab {state['prefix']} up", flush=True)
+                applied = sup.components["apiserver"].restarts
                 while not stop:
                     sup.tick()
+                    applied = _reapply(sup, cfg, run, applied)
                     run.update(components=_snapshot(sup, specs), events=sup.events[-50:])
                     time.sleep(0.5)
                 run.update(phase="stopping")
@@ -125,6 +127,22 @@ def supervise(run: RunDir) -> int:
         return 1
     run.update(phase="down", progress="down")
     return 0
+
+
+def _reapply(sup: Supervisor, cfg: config.LabConfig, run: RunDir, applied: int) -> int:
+    """The lab API server keeps its objects in memory: once a restarted one is healthy, apply the
+    Subnet and Pool CRs again (the kubelets register their Nodes again by themselves). Returns
+    the restart count the CRs were last applied for."""
+    restarts = sup.components["apiserver"].restarts
+    if restarts == applied or sup.health("apiserver") is not None:
+        return applied
+    try:
+        bootstrap.apply_resources(cfg, KubeClient(str(run.kubeconfig)))
+    except FipError as err:
+        print(f"re-applying the CRs to the restarted API server: {err}", flush=True)
+        return applied
+    print("the restarted API server has the Subnet and Pool CRs again", flush=True)
+    return restarts
 
 
 def _failure(run: RunDir, problems: dict[str, str]) -> str:

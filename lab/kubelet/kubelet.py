@@ -47,6 +47,7 @@ from lab.kubelet.sandboxes import Record, Store, netns_name
 Obj = dict[str, Any]
 log = logging.getLogger("lab.kubelet")
 EVENT_REPEAT = 60.0  # seconds before the same sandbox failure is posted as an Event again
+REGISTER_PERIOD = 10.0  # seconds between checks that the Node still exists
 
 
 def _netns_exists(name: str) -> bool:
@@ -85,6 +86,7 @@ class Kubelet:
         self.containers: dict[str, Container] = {}
         self._lock = threading.Lock()
         self._reported: dict[str, tuple[str, float]] = {}  # uid -> (last sandbox failure, when posted)
+        self._stopped = threading.Event()
         self._workers = [
             threading.Thread(target=self._work, name=f"kubelet-{i}", daemon=True) for i in range(workers)
         ]
@@ -105,9 +107,24 @@ class Kubelet:
                 self.queue.add(f"{rec.namespace}/{rec.name}")
         for w in self._workers:
             w.start()
+        threading.Thread(target=self._keep_registered, name="node-status", daemon=True).start()
+
+    def _keep_registered(self) -> None:
+        """Every REGISTER_PERIOD s: the Node still exists (the lab API server keeps objects in
+        memory, so a restarted one has none), else register it again, as a kubelet does."""
+        while not self._stopped.wait(REGISTER_PERIOD):
+            try:
+                self.client.get(NODES, self.node)
+            except NotFound:
+                with contextlib.suppress(KubeError):
+                    self.register()
+                    log.info("node %s registered again (the API server had lost it)", self.node)
+            except KubeError:
+                continue
 
     def stop(self) -> None:
         """Stop watching and serving; sandboxes stay (a restarted kubelet takes them over)."""
+        self._stopped.set()
         self.queue.shutdown()
         self.informer.stop()
         for w in self._workers:
