@@ -141,9 +141,13 @@ class ReleaseController:
         if have == want:
             return
         # The annotation is what a rebuild restores from: never rewrite it from a store that
-        # lost its state (or was never initialised) before the watchdog noticed; StateLost
-        # sends the key back to wait for the rebuild.
+        # lost its state, was never initialised, or is a server not yet re-verified (a restart
+        # or failover may have dropped the last writes) before the watchdog noticed. StateLost
+        # wakes the watchdog and sends the key back to wait for the rebuild.
+        # (controllers.rebuild.needed's test; importing it here would be circular)
         self.store.check_intact()
+        if self.store.server_identity() != self.store.verified_identity():
+            raise StateLost(f"{reservations.KEY} of {key} left as is: the server is not re-verified yet")
         res = WORKLOADS[key.kind.value]
         patch = {"metadata": {"annotations": {reservations.KEY: want}}}
         try:
