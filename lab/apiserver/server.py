@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import json
 import os
 import pathlib
 import socket
@@ -24,6 +25,7 @@ from types import TracebackType
 from typing import Any
 
 from lab.apiserver import kubeconfig
+from lab.apiserver.apply import LAST_APPLIED
 from lab.apiserver.control import Control
 from lab.apiserver.gc import Collector
 from lab.apiserver.handler import Handler
@@ -94,9 +96,7 @@ class APIServer:
         for ns in INITIAL_NAMESPACES:
             self.storage.create("namespaces", {"metadata": {"name": ns}})
         for doc, _ in self.crds:
-            body = dict(doc)
-            body["metadata"] = {"name": (doc.get("metadata") or {}).get("name", "")}
-            self.storage.create("customresourcedefinitions", body, keep_status=True)
+            self.storage.create("customresourcedefinitions", _as_applied(doc), keep_status=True)
         handler = type("BoundHandler", (Handler,), {"api": self})
         self._httpd = _HTTPServer((host, port), handler)
         self.host, self.port = str(self._httpd.server_address[0]), int(self._httpd.server_address[1])
@@ -153,3 +153,14 @@ class APIServer:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.stop()
+
+
+def _as_applied(doc: dict[str, Any]) -> dict[str, Any]:
+    """A CRD manifest as `kubectl apply -f` leaves it: its own metadata plus the
+    last-applied-configuration annotation, so applying deploy/crds to the lab is "unchanged"
+    rather than a warning about a missing annotation."""
+    meta = dict(doc.get("metadata") or {})
+    annotations = dict(meta.get("annotations") or {})
+    config = {**doc, "metadata": {**meta, "annotations": annotations}}
+    annotations[LAST_APPLIED] = json.dumps(config, sort_keys=True, separators=(",", ":")) + "\n"
+    return {**doc, "metadata": {**meta, "annotations": annotations}}
