@@ -125,8 +125,8 @@ class NodeSubnetIndex:
     def known_nodes(self) -> Set[str]:
         return self._of.keys()
 
-    def homed(self) -> Set[str]:
-        """Nodes that sit in at least one subnet."""
+    def homed(self) -> set[str]:
+        """Nodes that sit in at least one subnet (the live set: read only)."""
         return self._homed
 
     def in_several(self) -> Set[str]:

@@ -26,6 +26,7 @@ Rules (issue 9, item 5; Galaxy's semantics with its gaps closed):
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -109,29 +110,32 @@ def place(
         )
     allowed: dict[str, Choice] = {}
     refused: dict[str, str] = {}
-    best = max((usage[n].free for n in candidates if n in usage), default=0)
+    # grouped once: the loop below runs per subnet (200 in the benchmark) on every filter
+    reusable_in: dict[str, list[AllocationRecord]] = {}
+    for r in reusable:
+        reusable_in.setdefault(r.subnet, []).append(r)
+    reserved_in = {r.subnet for r in held if r.state is IPState.RESERVED}
+    at_count = (
+        not sticky and req.policy is not ReleasePolicy.POD and replicas is not None and len(held) >= replicas
+    )
+    free = {n: use.total - use.allocated - use.reserved for n, use in usage.items()}
+    best = max((free[n] for n in candidates if n in free), default=0)
     for name in sorted(subnets):
         if name not in candidates:
             refused[name] = candidates_reason(req, name, pool)
             continue
-        mine_here = tuple(r for r in reusable if r.subnet == name)
-        reserved_here = [r for r in held if r.subnet == name and r.state is IPState.RESERVED]
-        if mine_here or reserved_here:
-            allowed[name] = Choice(name, PINNED_SCORE, None, mine_here)
+        mine_here = reusable_in.get(name)
+        if mine_here or name in reserved_in:
+            allowed[name] = Choice(name, PINNED_SCORE, None, tuple(mine_here or ()))
             continue
-        if (
-            not sticky
-            and req.policy is not ReleasePolicy.POD
-            and replicas is not None
-            and len(held) >= replicas
-        ):
+        if at_count:
             refused[name] = f"subnet {name}: the Deployment holds no free IP here and is at {replicas} IP(s)"
             continue
-        use = usage.get(name)
-        if use is None or use.free <= 0:
-            refused[name] = _full(name, use)
+        room = free.get(name, 0)
+        if room <= 0:
+            refused[name] = _full(name, usage.get(name))
             continue
-        allowed[name] = Choice(name, _room_score(use.free, best))
+        allowed[name] = _plain(name, _room_score(room, best))
     return Placement(allowed=allowed, refused=refused, pool=pool)
 
 
@@ -264,6 +268,12 @@ def _requested(
     return Placement(allowed={home: Choice(home, PINNED_SCORE, ip, reclaim)}, refused=refused, pool=pool)
 
 
+@functools.lru_cache(maxsize=8192)
+def _plain(subnet: str, score: int) -> Choice:
+    """The Choice "let the store pick an IP in `subnet`" (immutable, so shared between calls)."""
+    return Choice(subnet, score)
+
+
 def _full(name: str, use: Usage | None) -> str:
     if use is None:
         return f"subnet {name}: usage unknown (store not read yet)"
@@ -345,16 +355,16 @@ def filter_index(placement: Placement, nodes: Iterable[str], index: NodeSubnetIn
     if all(s in placement.allowed for s in index.subnets()):
         # every subnet allowed (a new pod, room everywhere): a node fits when it has a subnet
         homed = index.homed()
+        if homed.issuperset(names):  # the common answer, decided in C without a list per name
+            return FilterOutcome(names, {}, {})
         passed = [n for n in names if n in homed]
-        if len(passed) == len(names):
-            return FilterOutcome(passed, {}, {})
         rest_names = [n for n in names if n not in homed]
         slow = filter_nodes(placement, rest_names, index.subnets_of, index.known, index.populated)
         return FilterOutcome(passed, slow.failed, {})
     fits: set[str] = set()
     for s in placement.allowed:
         fits |= index.members(s)
-    passed = [n for n in names if n in fits]
+    passed = list(filter(fits.__contains__, names))
     rest = set(names) - fits
     failed: dict[str, str] = {}
     several = rest & index.in_several()
