@@ -1,6 +1,7 @@
 """Watch responses: chunked, newline-delimited `{"type", "object"}` events, flushed one by one,
-as JSON objects or — when kubectl asks for `as=Table` (`kubectl get -w`) — one-row Tables with the
-column definitions in the first event only, as kube-apiserver streams them.
+as JSON objects, as one-row Tables when kubectl asks for `as=Table` (`kubectl get -w`; column
+definitions in the first event only, as kube-apiserver streams them), or as
+PartialObjectMetadata for metadata-only watches.
 
 A mixin of `lab.apiserver.handler.Handler` (the request plumbing lives there).
 """
@@ -50,6 +51,8 @@ class WatchResponses(BaseHTTPRequestHandler):
         lines = stream.events(self._client_alive)
         if self._wanted.table:
             lines = self._table_events(route, lines)
+        elif self._wanted.partial:
+            lines = self._metadata_events(lines)
         try:
             for data in lines:
                 self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
@@ -73,6 +76,19 @@ class WatchResponses(BaseHTTPRequestHandler):
                     shown, [obj], self.api.storage.clock(), meta, include, version=version, with_columns=first
                 )
                 first = False
+            yield orjson.dumps(event) + b"\n"
+
+    def _metadata_events(self, lines: Iterator[bytes]) -> Iterator[bytes]:
+        """`as=PartialObjectMetadata` watches (the metadata informers): objects cut to metadata."""
+        version = self._wanted.table_version
+        for line in lines:
+            event = orjson.loads(line)
+            obj = event.get("object") or {}
+            if (
+                event.get("type") in ("ADDED", "MODIFIED", "DELETED", "BOOKMARK")
+                and obj.get("kind") != "Status"
+            ):
+                event["object"] = tables.partial(obj, version)
             yield orjson.dumps(event) + b"\n"
 
     def _client_alive(self) -> bool:

@@ -217,3 +217,30 @@ def test_disruption_budget_status_as_the_controller_computes_it() -> None:
     assert bare["disruptionsAllowed"] == 0  # unmanaged pods: the budget cannot allow anything
     assert disruption.may_ignore_budget({"metadata": {}, "status": {"phase": "Succeeded"}})
     assert not disruption.may_ignore_budget({"metadata": {}, "status": {"phase": "Running"}})
+
+
+def test_metadata_only_watch_events() -> None:
+    import threading
+    import time
+    import urllib.request
+
+    from lab.apiserver import APIServer
+
+    with APIServer() as api:
+
+        def create() -> None:
+            time.sleep(0.2)
+            api.storage.create(
+                "configmaps", {"metadata": {"name": "m", "namespace": "default"}, "data": {"k": "v"}}
+            )
+
+        threading.Thread(target=create).start()
+        accept = "application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1"
+        req = urllib.request.Request(
+            api.url + "/api/v1/namespaces/default/configmaps?watch=1&timeoutSeconds=1",
+            headers={"Accept": accept},
+        )
+        with urllib.request.urlopen(req) as resp:
+            first = orjson.loads(resp.read().splitlines()[0])
+    assert first["type"] == "ADDED" and first["object"]["kind"] == "PartialObjectMetadata"
+    assert first["object"]["metadata"]["name"] == "m" and "data" not in first["object"]
