@@ -68,6 +68,18 @@ def test_apply_deploy_and_examples_with_default_validation(lab: Lab) -> None:
     assert all(line.endswith(" unchanged") for line in again.strip().splitlines()), again
 
 
+def test_apply_kustomization_of_deploy(lab: Lab) -> None:
+    """`kubectl apply -k deploy/` (how docs/install.md installs fip), when deploy/ has one."""
+    if not (REPO / "deploy" / "kustomization.yaml").exists():
+        return  # nothing to build: the per-file test above covers deploy/
+    out = lab.run("apply", "-k", str(REPO / "deploy"))
+    assert out.returncode == 0, out.stderr
+    assert "error" not in out.stderr.lower(), out.stderr
+    assert "configmap/fip-scheduler-config" in out.stdout  # the scheduler configuration, as a ConfigMap
+    diff = lab.run("diff", "-k", str(REPO / "deploy"))
+    assert diff.returncode == 0 and diff.stdout == "", diff.stdout
+
+
 def test_a_component_config_is_not_an_api_object(lab: Lab) -> None:
     config = REPO / "deploy" / "kube-scheduler" / "scheduler-config.yaml"
     text = (
