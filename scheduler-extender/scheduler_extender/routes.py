@@ -29,7 +29,9 @@ VERBS = ("filter", "prioritize", "bind", "preempt")
 
 
 def _json(body: object, status: int = 200) -> Response:
-    return Response(orjson.dumps(body), status=status, mimetype="application/json")
+    """`body` encoded, or sent as is when a verb already encoded it (bytes)."""
+    data = body if isinstance(body, bytes) else orjson.dumps(body)
+    return Response(data, status=status, mimetype="application/json")
 
 
 def _body(max_body: int) -> Any:
