@@ -128,8 +128,13 @@ def decode_args(body: Any) -> ExtenderArgs:
 def _names(raw: list[Any]) -> list[str]:
     """Node names; the common all-valid case is checked with C-level passes over the list
     (5,000 names per filter call), the precise per-item message only on failure."""
-    if raw and set(map(type, raw)) == {str} and min(map(len, raw)) > 0 and max(map(len, raw)) <= MAX_NAME:
-        return raw
+    try:
+        "".join(raw)  # TypeError unless every item is a str (exactly str: JSON makes no subclasses)
+    except TypeError:
+        pass
+    else:
+        if "" not in raw and (not raw or max(map(len, raw)) <= MAX_NAME):
+            return raw
     return [_name(f"ExtenderArgs.NodeNames[{i}]", n) for i, n in enumerate(raw)]
 
 
