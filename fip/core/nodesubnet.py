@@ -72,19 +72,12 @@ class NodeSubnetIndex:
         self._members: dict[str, set[str]] = {name: set() for name in self._subnets}
         self._multi: set[str] = set()  # nodes in more than one subnet
         self._homed: set[str] = set()  # nodes in at least one subnet
-        self._groups: dict[frozenset[str], set[str]] = {}  # subnet set -> nodes with exactly it
-        self.version = 0  # bumped on every membership change (caches over the index key on it)
 
     def put_node(self, facts: NodeFacts) -> None:
-        of = subnets_of(facts, self._subnets.values())
-        if self._of.get(facts.name) == of:  # a status update that moves nothing (the usual event)
-            self._facts[facts.name] = facts
-            return
         self.remove_node(facts.name)
-        self.version += 1
         self._facts[facts.name] = facts
+        of = subnets_of(facts, self._subnets.values())
         self._of[facts.name] = of
-        self._groups.setdefault(of, set()).add(facts.name)
         for name in of:
             self._members[name].add(facts.name)
         if len(of) > 1:
@@ -93,18 +86,8 @@ class NodeSubnetIndex:
             self._homed.add(facts.name)
 
     def remove_node(self, name: str) -> None:
-        of = self._of.pop(name, None)
-        if of is None:
-            self._facts.pop(name, None)
-            return
-        self.version += 1
-        for subnet in of:
+        for subnet in self._of.pop(name, frozenset()):
             self._members[subnet].discard(name)
-        group = self._groups.get(of)
-        if group is not None:
-            group.discard(name)
-            if not group:
-                del self._groups[of]
         self._facts.pop(name, None)
         self._multi.discard(name)
         self._homed.discard(name)
@@ -118,8 +101,6 @@ class NodeSubnetIndex:
         self._members = {name: set() for name in new}
         self._multi = set()
         self._homed = set()
-        self._groups = {}
-        self.version += 1
         facts = list(self._facts.values())
         self._facts.clear()
         self._of.clear()
@@ -148,11 +129,6 @@ class NodeSubnetIndex:
         """Nodes that sit in at least one subnet (the live set: read only)."""
         return self._homed
 
-    def groups(self) -> Mapping[frozenset[str], Set[str]]:
-        """Known nodes grouped by their exact subnet set (a few hundred groups for 5,000 nodes;
-        the empty set groups the nodes in no subnet). Live: read only."""
-        return self._groups
-
     def in_several(self) -> Set[str]:
         """Nodes that sit in more than one subnet."""
         return self._multi
@@ -174,8 +150,6 @@ class NodeSubnetIndex:
         out._members = {k: set(v) for k, v in self._members.items()}
         out._multi = set(self._multi)
         out._homed = set(self._homed)
-        out._groups = {k: set(v) for k, v in self._groups.items()}
-        out.version = self.version
         return out
 
 

@@ -337,15 +337,10 @@ def score_nodes(
         of = subnets_of(n)
         score = cache.get(of)
         if score is None:
-            score = cache[of] = set_score(placement, of)
+            best = max((placement.allowed[s].score for s in of if s in placement.allowed), default=0)
+            score = cache[of] = max(0, min(MAX_SCORE, best))
         out.append((n, score))
     return out
-
-
-def set_score(placement: Placement, of: Iterable[str]) -> int:
-    """The score (0..10) of a node that sits in the subnets `of`: its best allowed subnet's."""
-    best = max((placement.allowed[s].score for s in of if s in placement.allowed), default=0)
-    return max(0, min(MAX_SCORE, best))
 
 
 def filter_index(placement: Placement, nodes: Iterable[str], index: NodeSubnetIndex) -> FilterOutcome:
@@ -426,5 +421,4 @@ __all__ = [
     "filter_nodes",
     "place",
     "score_nodes",
-    "set_score",
 ]

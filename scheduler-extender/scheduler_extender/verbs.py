@@ -36,7 +36,6 @@ from fip.core.policy import ReleasePolicy
 from fip.core.record import AllocationRecord, IPState
 from scheduler_extender import metrics, wire
 from scheduler_extender.nodeindex import ClusterView
-from scheduler_extender.scores import PriorityEncoder
 
 log = logging.getLogger("fip.extender")
 Obj = dict[str, Any]
@@ -66,7 +65,6 @@ class Verbs:
         self._pods: OrderedDict[str, Obj] = OrderedDict()
         self._decided: OrderedDict[str, tuple[float, Decision]] = OrderedDict()
         self._memo = threading.Lock()  # both caches: gunicorn threads share them
-        self._encoder = PriorityEncoder()  # used under the view's lock
 
     # --- shared ---------------------------------------------------------------------------------
     def remember(self, pod: Obj) -> None:
@@ -201,8 +199,7 @@ class Verbs:
             },
         )
 
-    def prioritize(self, args: wire.ExtenderArgs) -> list[Obj] | bytes:
-        """The HostPriorityList, usually already encoded (`scores.PriorityEncoder`)."""
+    def prioritize(self, args: wire.ExtenderArgs) -> list[Obj]:
         names = (
             args.node_names if args.node_names is not None else [wire.node_name(n) for n in args.nodes or []]
         )
@@ -210,17 +207,13 @@ class Verbs:
             metrics.DECISIONS.labels("prioritize", "not_fip").inc()
             return wire.priority_list([(n, 0) for n in names])
         d = self._recent(args.pod) or self.decide(args.pod)
-        metrics.DECISIONS.labels("prioritize", "scored").inc()
         with self.view.locked():
             idx = self.view.index()
-            extra = _uncached(args, idx)
-            if not extra:
-                encoded = self._encoder.encode(d.placement, idx, names)
-                if encoded is not None:
-                    return encoded
             scores = score_map(d.placement, idx)
+            extra = _uncached(args, idx)
             if extra:
                 scores.update(score_nodes(d.placement, list(extra), extra.__getitem__))
+        metrics.DECISIONS.labels("prioritize", "scored").inc()
         return wire.priority_list_for(names, scores)
 
     def preempt(self, args: wire.PreemptionArgs) -> Obj:
