@@ -19,6 +19,7 @@ from prometheus_client import (
     Counter,
     Gauge,
     Histogram,
+    Summary,
     generate_latest,
     multiprocess,
 )
@@ -29,6 +30,12 @@ BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 2
 
 LATENCY = Histogram(
     "fip_extender_request_seconds", "Extender request latency per verb", ["verb"], buckets=BUCKETS
+)
+CPU = Summary(
+    "fip_extender_request_cpu_seconds",
+    "CPU time of the thread that handled a request, per verb (decode, decide, store, encode; "
+    "not the HTTP server's parsing): the code's cost, whatever else the machine runs",
+    ["verb"],
 )
 DECISIONS = Counter("fip_extender_decisions_total", "Pods answered per verb and outcome", ["verb", "outcome"])
 REJECTIONS = Counter("fip_extender_node_rejections_total", "Nodes refused by filter, by reason", ["reason"])

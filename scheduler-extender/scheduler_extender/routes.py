@@ -29,9 +29,7 @@ VERBS = ("filter", "prioritize", "bind", "preempt")
 
 
 def _json(body: object, status: int = 200) -> Response:
-    """`body` encoded, or sent as is when a verb already encoded it (bytes)."""
-    data = body if isinstance(body, bytes) else orjson.dumps(body)
-    return Response(data, status=status, mimetype="application/json")
+    return Response(orjson.dumps(body), status=status, mimetype="application/json")
 
 
 def _body(max_body: int) -> Any:
@@ -61,12 +59,15 @@ def register(app: Flask, verbs: Verbs, binder: Binder, *, prefix: str, max_body:
             raise NotReady("extender not ready: " + "; ".join(problems))
 
     def timed(verb: str, fn: Callable[[Any], object]) -> Callable[[], Response]:
+        latency, cpu = metrics.LATENCY.labels(verb), metrics.CPU.labels(verb)
+
         def handler() -> Response:
-            start = time.perf_counter()
+            start, start_cpu = time.perf_counter(), time.thread_time()
             try:
                 return _json(fn(_body(max_body)))
             finally:
-                metrics.LATENCY.labels(verb).observe(time.perf_counter() - start)
+                latency.observe(time.perf_counter() - start)
+                cpu.observe(time.thread_time() - start_cpu)
 
         handler.__name__ = verb
         return handler
