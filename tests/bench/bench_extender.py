@@ -20,6 +20,12 @@ StatefulSet pods under `immutable` (the owner lookup in Redis is on every filter
                           /proc) spent per filter, per bind, and per pod of the throughput run:
                           the cost of the code, whatever else the machine runs.
     pods_per_s_cpu_bound  2 / pod_cpu_ms: what 2 workers sustain with a core each.
+    *_handler_cpu_ms      the same from the extender's own `fip_extender_request_cpu_seconds`
+                          (thread CPU of each request's handler: exact, without HTTP parsing).
+    client_cpu_ms, apiserver_redis_cpu_ms
+                          CPU per pod of the 4 client loops, and of this process (the lab API
+                          server's threads) plus redis-server, during the throughput run: the
+                          rest of what the 2 cores carry.
 
 The machine is shared and small: the client, the API server, Redis and both workers run on its
 cores with other work, so latencies include that contention (`load_average_1m` is recorded);
@@ -35,14 +41,18 @@ import http.client
 import ipaddress
 import json
 import multiprocessing
+import operator
 import os
 import platform
+import resource
 import statistics
 import tempfile
 import threading
 import time
 from pathlib import Path
 from typing import Any
+
+import orjson
 
 from fip.core.subnet import IPRange, NodeSelection, Subnet
 from fip.kube.client import KubeClient
@@ -145,7 +155,7 @@ class Conn:
         took = time.perf_counter() - start
         if resp.status != 200:
             raise RuntimeError(f"{path}: HTTP {resp.status}: {raw[:200]!r}")
-        return took, json.loads(raw)
+        return took, orjson.loads(raw)
 
 
 def names_body(pod: dict[str, Any], names_json: bytes) -> bytes:
@@ -171,14 +181,52 @@ def cpu_seconds(pid: int) -> float:
     return total
 
 
+def _own_cpu(redis_pid: int | None) -> float:
+    """CPU of this process (all its threads: the lab API server) plus Redis's, children not
+    included (the extender and the client loops are counted on their own)."""
+    use = resource.getrusage(resource.RUSAGE_SELF)
+    total = use.ru_utime + use.ru_stime
+    if redis_pid:
+        with contextlib.suppress(OSError):
+            fields = Path(f"/proc/{redis_pid}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
+
+
+def handler_cpu(ext: Extender) -> dict[str, tuple[float, float]]:
+    """verb -> (CPU seconds, requests) from the extender's own per-request thread CPU summary,
+    summed over its workers (exact, unlike /proc's 10 ms ticks; HTTP parsing not included)."""
+    out: dict[str, tuple[float, float]] = {}
+    for line in ext.metrics().splitlines():
+        for part, index in (("_sum{", 0), ("_count{", 1)):
+            if line.startswith("fip_extender_request_cpu_seconds" + part):
+                verb = line.split('verb="', 1)[1].split('"', 1)[0]
+                got = list(out.get(verb, (0.0, 0.0)))
+                got[index] += float(line.rsplit(" ", 1)[1])
+                out[verb] = (got[0], got[1])
+    return out
+
+
+def _per(before: dict[str, tuple[float, float]], after: dict[str, tuple[float, float]], verb: str) -> float:
+    """ms of handler CPU per request of `verb` between two readings."""
+    cpu = after.get(verb, (0.0, 0.0))[0] - before.get(verb, (0.0, 0.0))[0]
+    n = after.get(verb, (0.0, 0.0))[1] - before.get(verb, (0.0, 0.0))[1]
+    return round(cpu / n * 1000, 2) if n else 0.0
+
+
 def p99(values: list[float]) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
 
 
-def _driver(args: tuple[int, list[dict[str, Any]], list[str]]) -> tuple[int, int, float]:
-    """One scheduler: serial filter + prioritize, binds in 8 threads. (bound, failed, seconds)"""
+def _driver(args: tuple[int, list[dict[str, Any]], list[str]]) -> tuple[int, int, float, float]:
+    """One scheduler: serial filter + prioritize, binds in 8 threads. (bound, failed, seconds,
+    this process's CPU seconds). The client is kept light (bodies are byte strings joined from
+    pre-encoded parts, replies decoded with orjson, the best host picked in C) because it shares
+    the machine's cores with the extender: kube-scheduler does this work in Go, elsewhere."""
     port, pods, names = args
+    cpu0 = time.process_time()
+    best = operator.itemgetter("Score")
     conn = Conn(port)
     all_names = wire.go_json(names)
     pool = concurrent.futures.ThreadPoolExecutor(8)
@@ -201,16 +249,19 @@ def _driver(args: tuple[int, list[dict[str, Any]], list[str]]) -> tuple[int, int
             "/fip/prioritize",
             names_body(p, all_names if len(feasible) == len(names) else wire.go_json(feasible)),
         )
-        host = max(scores, key=lambda s: s["Score"])["Host"]
+        host = max(scores, key=best)["Host"]
         futures.append(pool.submit(bind, p, host))
     ok = sum(1 for f in futures if f.result())
     took = time.perf_counter() - start
     pool.shutdown()
-    return ok, len(pods) - ok, took
+    return ok, len(pods) - ok, took, time.process_time() - cpu0
 
 
 def measure(
-    ext: Extender, api_pods: list[dict[str, Any]], node_objs: list[dict[str, Any]]
+    ext: Extender,
+    api_pods: list[dict[str, Any]],
+    node_objs: list[dict[str, Any]],
+    redis_pid: int | None = None,
 ) -> dict[str, float]:
     names = [n["metadata"]["name"] for n in node_objs]
     names_json = wire.go_json(names)
@@ -224,20 +275,22 @@ def measure(
     filt: list[float] = []
     binds: list[float] = []
     chosen: list[tuple[dict[str, Any], str]] = []
-    cpu0 = cpu_seconds(ext.proc.pid)
+    cpu0, h0 = cpu_seconds(ext.proc.pid), handler_cpu(ext)
     for _ in range(FILTER_CALLS):
         p = next(seq)
         took, result = conn.post("/fip/filter", names_body(p, names_json))
         filt.append(took)
         assert len(result["NodeNames"]) == NODES, result["Error"]
         chosen.append((p, result["NodeNames"][len(chosen) % NODES]))
-    cpu1 = cpu_seconds(ext.proc.pid)
+    cpu1, h1 = cpu_seconds(ext.proc.pid), handler_cpu(ext)
     for p, host in chosen[:BIND_CALLS]:
         m = p["metadata"]
         took, reply = conn.post("/fip/bind", wire.binding_args(m["name"], m["namespace"], m["uid"], host))
         assert reply["Error"] == "", reply
         binds.append(took)
-    cpu2 = cpu_seconds(ext.proc.pid)
+    cpu2, h2 = cpu_seconds(ext.proc.pid), handler_cpu(ext)
+    fig["filter_handler_cpu_ms"] = _per(h0, h1, "filter")
+    fig["bind_handler_cpu_ms"] = _per(h1, h2, "bind")
     fig["filter_cpu_ms"] = round((cpu1 - cpu0) / FILTER_CALLS * 1000, 2)
     fig["bind_cpu_ms"] = round((cpu2 - cpu1) / BIND_CALLS * 1000, 2)
     print(f"full Nodes mode: {NODES_MODE_CALLS} calls, alternating with names mode ...", flush=True)
@@ -252,12 +305,13 @@ def measure(
     serial = rest[: THROUGHPUT_PODS // 4]
     parallel = rest[THROUGHPUT_PODS // 4 : THROUGHPUT_PODS // 4 + THROUGHPUT_PODS]
     print(f"throughput: 1 scheduler loop x {len(serial)} pods ...", flush=True)
-    ok, failed, took = _driver((ext.port, serial, names))
+    ok, failed, took, _ = _driver((ext.port, serial, names))
     fig["serial_pods_per_s"] = round(ok / took, 1)
     print(f"throughput: {DRIVERS} scheduler loops x {len(parallel) // DRIVERS} pods ...", flush=True)
     chunks = [(ext.port, parallel[i::DRIVERS], names) for i in range(DRIVERS)]
     ctx = multiprocessing.get_context("fork")
-    cpu3 = cpu_seconds(ext.proc.pid)
+    cpu3, h3 = cpu_seconds(ext.proc.pid), handler_cpu(ext)
+    others0 = _own_cpu(redis_pid)
     start = time.perf_counter()
     with ctx.Pool(DRIVERS) as procs:
         results = procs.map(_driver, chunks)
@@ -265,6 +319,19 @@ def measure(
     bound = sum(r[0] for r in results)
     per_pod = (cpu_seconds(ext.proc.pid) - cpu3) / max(1, bound)
     fig["pod_cpu_ms"] = round(per_pod * 1000, 2)
+    h4 = handler_cpu(ext)
+    fig["pod_handler_cpu_ms"] = round(
+        sum(h4.get(v, (0.0, 0.0))[0] - h3.get(v, (0.0, 0.0))[0] for v in ("filter", "prioritize", "bind"))
+        / max(1, bound)
+        * 1000,
+        2,
+    )
+    fig["prioritize_handler_cpu_ms"] = _per(h3, h4, "prioritize")
+    # the rest of the machine's work per pod: the 4 client loops, and this process (the lab API
+    # server answering the Bindings and pod GETs; the pool's own children are not in it) + Redis
+    fig["client_cpu_ms"] = round(sum(r[3] for r in results) / max(1, bound) * 1000, 2)
+    others = _own_cpu(redis_pid) - others0
+    fig["apiserver_redis_cpu_ms"] = round(others / max(1, bound) * 1000, 2)
     # what 2 workers sustain when each has a core to itself: the CPU cost per pod bounds it
     fig["pods_per_s_cpu_bound"] = round(2 / per_pod, 1) if per_pod else 0.0
     fig.update(
@@ -299,7 +366,13 @@ def report(fig: dict[str, float]) -> str:
         "filter_cpu_ms",
         "bind_cpu_ms",
         "pod_cpu_ms",
+        "filter_handler_cpu_ms",
+        "prioritize_handler_cpu_ms",
+        "bind_handler_cpu_ms",
+        "pod_handler_cpu_ms",
         "pods_per_s_cpu_bound",
+        "client_cpu_ms",
+        "apiserver_redis_cpu_ms",
         "bind_failures",
         "bench_seconds",
         "load_average_1m",
@@ -353,7 +426,12 @@ def run(json_path: str | None) -> dict[str, float]:
         )
         try:
             ext.wait_ready(timeout=120)
-            fig = measure(ext, [dict(p) for p in api_pods], [dict(n) for n in node_objs])
+            fig = measure(
+                ext,
+                [dict(p) for p in api_pods],
+                [dict(n) for n in node_objs],
+                redis.proc.pid if redis.proc is not None else None,
+            )
         finally:
             ext.stop()
         recs = sum(store.usage(s.name).allocated for s in subnets())
