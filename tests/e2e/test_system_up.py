@@ -100,9 +100,11 @@ def test_a_bad_config_is_refused_before_anything_is_made(tmp_path: Path) -> None
     assert "overlaps 10.10.0.0/16" in refused.stderr
     assert "Traceback" not in refused.stderr
     assert not (tmp_path / "run" / "state.json").exists()
-    # no namespace of a new lab prefix (other labs, e.g. this module's, keep changing theirs)
+    # no namespace of a new lab (fl-*); other labs, e.g. this module's, keep changing theirs
     known = {"-".join(n.split("-")[:2]) for n in before}
-    assert [n for n in netlink.list_netns() if "-".join(n.split("-")[:2]) not in known] == []
+    assert [
+        n for n in netlink.list_netns() if n.startswith("fl-") and "-".join(n.split("-")[:2]) not in known
+    ] == []
 
 
 def test_a_failed_up_removes_what_it_made_and_down_still_works(tmp_path: Path) -> None:
