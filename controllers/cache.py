@@ -5,7 +5,9 @@ resources cannot change, so no other pod can ever hold a record). They are index
 planner's "is this pod live") and by owner workload key (what a release reconcile looks at). A
 pod's DELETED event leaves a tombstone (its UID, kept `TOMBSTONE_TTL` seconds): positive
 evidence that the pod is gone, so its IP can be released at once instead of after the grace
-period. Finished pods (Succeeded/Failed) stay in the index; the
+period. A deletion no event showed (it happened while this process was not running) has the
+pod list as evidence: `listed_gone` (a record older than the last list whose pod the list did
+not hold). Finished pods (Succeeded/Failed) stay in the index; the
 planner treats them as gone.
 
 `listeners` get the owner workload key of every change (pods: their owner; workloads: themselves)
@@ -19,13 +21,14 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from fip.core.annotation import KEY as ALLOCATION
 from fip.core.kubeview import KINDS, PodView, bare_pod_state, owner_state, pod_view, workload_key
 from fip.core.owner import OwnerKey, OwnerKind
 from fip.core.podrequest import wants_ip
+from fip.core.record import AllocationRecord
 from fip.core.releaseplan import LivePod, OwnerState
 from fip.kube.informer import Informer
 from fip.kube.resources import DEPLOYMENTS, PODS, POOLS, REPLICASETS, STATEFULSETS, SUBNETS, TAPPS, Resource
@@ -41,10 +44,18 @@ RESOURCES |= {"Subnet": SUBNETS, "Pool": POOLS}
 
 class ClusterCache:
     def __init__(
-        self, client: Any, *, resync: float = 0.0, clock: Callable[[], float] = time.monotonic
+        self,
+        client: Any,
+        *,
+        resync: float = 0.0,
+        clock: Callable[[], float] = time.monotonic,
+        wall: Callable[[], float] = time.time,
     ) -> None:
+        self._pods_listed_at: float | None = None
+        timed = _TimedLists(client, self._listed, wall)
         self.informers = {
-            kind: Informer(client, res, resync=resync, name=res.plural) for kind, res in RESOURCES.items()
+            kind: Informer(timed if kind == "Pod" else client, res, resync=resync, name=res.plural)
+            for kind, res in RESOURCES.items()
         }
         self.listeners: list[Listener] = []
         self.problems: list[Callable[[Obj, str], None]] = []  # (object, message) for events
@@ -158,6 +169,30 @@ class ClusterCache:
         planning; do not keep it."""
         return self._live
 
+    def _listed(self, at: float) -> None:
+        """The pod informer's last successful list was requested at wall time `at`."""
+        self._pods_listed_at = at
+
+    def listed_gone(self, records: Iterable[AllocationRecord], skew: float) -> set[str]:
+        """Pod UIDs of `records` proven deleted by the pod list: the record last changed more
+        than `skew` seconds (writers' clock error) before the last list was requested, so its
+        pod existed then (a record only ever names a pod that exists), and the synced cache,
+        complete since that list, does not hold it. Empty unless the pod cache is synced across
+        the whole check (a re-list in between would pair a new list time with a stale cache)."""
+        pods = self.informers["Pod"]
+        at = self._pods_listed_at
+        if at is None or not pods.synced.is_set():
+            return set()
+        with self._lock:
+            out = {
+                r.pod_uid
+                for r in records
+                if r.pod_uid and r.pod_uid not in self._live and max(r.updated_at, r.created_at) < at - skew
+            }
+        if not pods.synced.is_set() or self._pods_listed_at != at:
+            return set()
+        return out
+
     def gone(self) -> set[str]:
         with self._lock:
             return set(self._gone)
@@ -192,6 +227,25 @@ class ClusterCache:
             with self._lock:
                 return bare_pod_state(key, self._by_name), []
         return owner_state(key.kind.value, self.workload(key), key)
+
+
+class _TimedLists:
+    """The pod informer's client: notes when each successful list was requested, the moment
+    from which the cache is complete (a quorum list holds every pod that existed then)."""
+
+    def __init__(
+        self, client: Any, note: Callable[[float], None], wall: Callable[[], float] = time.time
+    ) -> None:
+        self._client, self._note, self._wall = client, note, wall
+
+    def list(self, *args: Any, **kw: Any) -> Any:
+        at = self._wall()
+        out = self._client.list(*args, **kw)
+        self._note(at)
+        return out
+
+    def watch(self, *args: Any, **kw: Any) -> Any:
+        return self._client.watch(*args, **kw)
 
 
 def _fip_pod(obj: Obj) -> bool:

@@ -75,7 +75,9 @@ class Controllers:
         self.release = ReleaseController(
             self.cache, store, self.gate, client, on_lost=self.kick_watchdog, clock=clock
         )
-        self.reconciler = Reconciler(self.cache, store, self.gate, grace=grace, clock=clock)
+        self.reconciler = Reconciler(
+            self.cache, store, self.gate, grace=grace, clock=clock, doubt=self.release.queue.add
+        )
         self.rebuilder = Rebuilder(self.cache, store, self.gate, self.definitions, clock=clock)
         self.elector = LeaderElector(
             LeaseLock(client, namespace, LEASE_NAME, identity),

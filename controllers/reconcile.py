@@ -4,7 +4,9 @@ One pass (every `period` seconds, and soon after a leadership change or rebuild)
 1. read every record from the store FIRST, then take the pods from the cache: a pod created in
    between has a record read too late at worst (it is re-read next pass), while the other order
    could see a fresh allocation without its pod and free it (whereabouts #207);
-2. per owner, plan with the grace period (`fip.core.releaseplan`): a record whose pod UID is
+2. per owner, plan with the grace period (`fip.core.releaseplan`), and hand the owner to
+   `doubt` (the release queue) when a record waits or would change: that path acts at once on
+   a tombstone or the pod list's evidence (`controllers.release`). Here, a record whose pod UID is
    unseen is only a candidate once it is `grace` seconds old; a change is applied only when two
    consecutive passes planned the very same step (same IP, same UID, same action), so a cache
    lag or a half-finished event cannot free a live pod's IP (Calico #5044, Cilium 91071da);
@@ -84,8 +86,10 @@ class Reconciler:
         grace: float = DEFAULT_GRACE,
         confirmations: int = 2,
         clock: Callable[[], float] = time.time,
+        doubt: Callable[[OwnerKey], None] | None = None,
     ) -> None:
         self.cache = cache
+        self.doubt = doubt  # owners with a record waiting or to change: the release queue
         self.store = store
         self.gate = gate
         self.grace = grace
@@ -130,7 +134,10 @@ class Reconciler:
         seen: dict[StepKey, int] = {}
         for key, recs in groups.items():
             state, _ = self.cache.owner_state(key)
-            for step in plan(state, recs, live, now, gone=gone, grace=self.grace).changes:
+            p = plan(state, recs, live, now, gone=gone, grace=self.grace)
+            if self.doubt is not None and (p.changes or p.of(Action.WAIT)):
+                self.doubt(key)  # the release path may have the evidence to act at once
+            for step in p.changes:
                 r = step.record
                 if now - max(r.updated_at, r.created_at) < self.grace:
                     continue

@@ -8,6 +8,14 @@ reserve / release steps, each naming the pod UID it expects. There is no "on del
 This path acts only on positive evidence (a pod seen deleted or finished, an owner absent from
 the synced cache, a replica count): pods whose UID is merely unseen wait for the periodic
 reconcile, which needs two confirmations past the grace period (`controllers.reconcile`).
+"Seen deleted" is a DELETED event's tombstone, or, for a deletion that happened while this
+process was not running (no event ever came), the pod list: a record written `CLOCK_SKEW`
+seconds before the pod informer's last list names a pod that existed then, so a synced cache
+without it proves it deleted (`ClusterCache.listed_gone`). Without that, a restarted
+controller left every IP of pods deleted while it was down to the periodic path (grace plus
+two passes, ~130 s with the defaults). The periodic pass also hands every owner it has doubts
+about to this queue, so a record written after its pod's DELETED event was handled is freed
+on the tombstone within one period.
 
 After a change the owner's reserved IPs are written to its `fip.io/reserved-ips` annotation, so
 a rebuild after Redis lost its state can restore them (`controllers.rebuild`).
@@ -35,6 +43,7 @@ from fip.store.errors import StaleOperation, StateLost, StoreError
 from fip.store.protocol import Store
 
 log = logging.getLogger("fip.controllers.release")
+CLOCK_SKEW = 5.0  # seconds: how far a store writer's clock (extender, fipd) may lag ours
 
 
 def apply_step(store: Store, step: Step, now: float) -> bool:
@@ -118,7 +127,8 @@ class ReleaseController:
         state, problems = self.cache.owner_state(key)
         for msg in problems:
             log.warning("%s: %s", key, msg)
-        p = plan(state, records, self.cache.live(), self.clock(), gone=self.cache.gone(), grace=math.inf)
+        gone = self.cache.gone() | self.cache.listed_gone(records, CLOCK_SKEW)
+        p = plan(state, records, self.cache.live(), self.clock(), gone=gone, grace=math.inf)
         changed = False
         for step in p.changes:
             if not self.gate.acting():  # lost the lease or a rebuild started mid-way: stop
