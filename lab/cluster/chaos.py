@@ -43,7 +43,7 @@ from fip.kube.resources import DEPLOYMENTS, PODS, STATEFULSETS
 from lab.cluster import invariants
 from lab.cluster.rundir import RunDir
 from lab.cluster.supervisor import same_process
-from lab.redisproc import command
+from lab.redisproc import RedisProcError, command
 from lab.wait import WaitTimeout, wait_for
 
 BATCH = 40
@@ -243,7 +243,19 @@ class Chaos:
         if kind == "sentinel-failover":
             sentinel, before = self._sentinel(), self._primary()
             assert sentinel is not None
-            command(sentinel, "SENTINEL", "FAILOVER", "fip")
+
+            def failover_accepted() -> bool:
+                # NOGOODSLAVE: the replica is still re-linking after an earlier fault (or the
+                # Sentinel has not seen it since); ask again until one is eligible
+                try:
+                    command(sentinel, "SENTINEL", "FAILOVER", "fip")
+                except RedisProcError as err:
+                    if "NOGOODSLAVE" not in str(err):
+                        raise
+                    return False
+                return True
+
+            wait_for(failover_accepted, 45, "a replica the Sentinel can promote", interval=0.5)
             try:
                 wait_for(
                     lambda: self._primary() != before, 30, "the Sentinel to name a new primary", interval=0.2
