@@ -29,7 +29,7 @@ from typing import Any
 
 from controllers.cache import ClusterCache
 from controllers.gate import Gate
-from controllers.metrics import ERRORS
+from controllers.worker import work_once
 from fip.core.errors import InvalidInput
 from fip.core.record import IPState
 from fip.core.spec import check_pool, parse_pool, parse_subnet, subnet_status
@@ -37,7 +37,7 @@ from fip.core.subnet import Pool, Subnet
 from fip.kube.errors import KubeError, NotFound
 from fip.kube.resources import POOLS, SUBNETS
 from fip.kube.workqueue import WorkQueue
-from fip.store.errors import StateLost, StoreError, SubnetInUse
+from fip.store.errors import StoreError, SubnetInUse
 from fip.store.protocol import Store
 
 log = logging.getLogger("fip.controllers.definitions")
@@ -100,30 +100,14 @@ class DefinitionsController:
             if time.monotonic() >= next_refresh:
                 self.refresh()
                 next_refresh = time.monotonic() + refresh_period
-            if not self.gate.acting():
-                self.gate.wait_acting(0.5)
-                continue
-            key = self.queue.get(timeout=0.5)
-            if key is None:
-                continue
-            try:
-                if not self.gate.acting():
-                    self.queue.add_after(key, 0.5)
-                    continue
-                self.reconcile(key)
-                self.queue.forget(key)
-            except StateLost:
-                self.on_lost()
-                self.queue.add_after(key, 1.0)
-            except (StoreError, KubeError) as err:
-                ERRORS.labels(where="definitions").inc()
-                log.warning("%s %s: %s; retrying in %.1f s", key[0], key[1], err, self.queue.retry(key))
-            except Exception:
-                ERRORS.labels(where="definitions").inc()
-                log.exception("%s %s failed; retrying", *key)
-                self.queue.retry(key)
-            finally:
-                self.queue.done(key)
+            work_once(
+                self.queue,
+                self.gate,
+                self.reconcile,
+                self.on_lost,
+                where="definitions",
+                describe=lambda key: f"{key[0]} {key[1]}",
+            )
 
     def reconcile(self, key: Key) -> None:
         if key[0] == "Subnet":

@@ -32,14 +32,15 @@ from typing import Any
 
 from controllers.cache import WORKLOADS, ClusterCache
 from controllers.gate import Gate
-from controllers.metrics import ERRORS, STEPS
+from controllers.metrics import STEPS
+from controllers.worker import work_once
 from fip.core import reservations
 from fip.core.owner import OwnerKey, OwnerKind
 from fip.core.record import AllocationRecord, IPState
 from fip.core.releaseplan import Action, ReleasePlan, Step, plan
-from fip.kube.errors import KubeError, NotFound
+from fip.kube.errors import NotFound
 from fip.kube.workqueue import WorkQueue
-from fip.store.errors import StaleOperation, StateLost, StoreError
+from fip.store.errors import StaleOperation, StateLost
 from fip.store.protocol import Store
 
 log = logging.getLogger("fip.controllers.release")
@@ -96,31 +97,15 @@ class ReleaseController:
 
     def run(self, stop: threading.Event) -> None:
         while not stop.is_set():
-            if not self.gate.acting():  # keys wait in the queue until we lead with synced caches
-                self.gate.wait_acting(0.5)
-                continue
-            key = self.queue.get(timeout=0.5)
-            if key is None:
-                continue
-            try:
-                if not self.gate.acting():
-                    self.queue.add_after(key, 0.5)
-                    continue
-                self.reconcile(key)
-                self.queue.forget(key)
-            except StateLost:
-                self.on_lost()
-                self.queue.add_after(key, 1.0)
-            except (StoreError, KubeError) as err:
-                ERRORS.labels(where="release").inc()
-                delay = self.queue.retry(key)
-                log.warning("release %s: %s; retrying in %.1f s", key, err, delay)
-            except Exception:
-                ERRORS.labels(where="release").inc()
-                log.exception("release %s failed; retrying", key)
-                self.queue.retry(key)
-            finally:
-                self.queue.done(key)
+            # keys wait in the queue until we lead with synced caches
+            work_once(
+                self.queue,
+                self.gate,
+                self.reconcile,
+                self.on_lost,
+                where="release",
+                describe=lambda key: f"release {key}",
+            )
 
     def reconcile(self, key: OwnerKey) -> ReleasePlan:
         records = self.store.by_owner(key)
