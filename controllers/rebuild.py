@@ -58,13 +58,13 @@ class RebuildResult:
 
 def needed(store: Store) -> str:
     """Why a rebuild is needed now ("" when it is not)."""
-    try:
-        store.check_intact()
-    except StateLost as err:
-        return f"state lost ({err})"
     seen, verified = store.server_identity(), store.verified_identity()
     if seen != verified:
         return f"server identity changed ({verified or 'none recorded'} -> {seen})"
+    try:
+        store.check_intact()  # also catches one subnet's shard moved or failed over (ServerChanged)
+    except StateLost as err:
+        return f"state lost ({err})"
     return ""
 
 

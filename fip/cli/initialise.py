@@ -7,6 +7,12 @@ skips that rebuild, so it is only for a store that never held allocations — a 
 or Kubernetes-less use. It asks for confirmation (`--yes` to skip), does nothing when the store
 is already intact, and refuses when the store already holds subnets (a rebuild in progress or
 a partial loss: the controllers' job, not the operator's).
+
+`init --accept-server` is the one exception, for Kubernetes-less use: after a Redis restart or
+failover the store refuses to allocate (`ServerChanged`: the new server may lack the last
+writes) until the controllers rebuild it; an operator who knows nothing was lost (a clean
+shutdown with `appendfsync always`, a replica that acknowledged every write) vouches for the
+state with it instead. It does nothing else: a store that lost state stays refused.
 """
 
 from __future__ import annotations
@@ -17,7 +23,7 @@ from fip.cli.release import NotConfirmed
 from fip.cli.session import Session, Verbs
 from fip.cli.table import emit_object
 from fip.core.errors import FipError
-from fip.store.errors import StateLost
+from fip.store.errors import ServerChanged, StateLost
 
 
 class NotInitialised(FipError):
@@ -30,10 +36,39 @@ WARNING = (
 )
 
 
+ACCEPT_WARNING = (
+    "declare that this Redis server holds every acknowledged write? If unsure, answer no and let "
+    "fip-controllers rebuild the state from Kubernetes"
+)
+
+
+def confirm(session: Session, question: str) -> None:
+    if not session.stdin.isatty():
+        raise NotConfirmed("init: no terminal to confirm on; pass --yes to go on without asking")
+    session.err.write(f"{question} [y/N] ")
+    session.err.flush()
+    if session.stdin.readline().strip().lower() not in ("y", "yes"):
+        raise NotConfirmed("not initialised")
+
+
 def initialise(session: Session, args: argparse.Namespace) -> int:
     store = session.store()
     try:
         store.check_intact()
+    except ServerChanged as err:
+        if not args.accept_server:
+            raise
+        if not args.yes:
+            confirm(session, ACCEPT_WARNING)
+        store.begin_rebuild()
+        store.finish_rebuild()
+        emit_object(
+            session.out,
+            session.output,
+            {"initialised": False, "intact": True, "accepted": True},
+            f"server accepted as holding every write ({err})",
+        )
+        return 0
     except StateLost:
         pass
     else:
@@ -47,12 +82,7 @@ def initialise(session: Session, args: argparse.Namespace) -> int:
             "running, or the state was lost part-way; let fip-controllers rebuild it from Kubernetes"
         )
     if not args.yes:
-        if not session.stdin.isatty():
-            raise NotConfirmed("init: no terminal to confirm on; pass --yes to initialise without asking")
-        session.err.write(f"{WARNING} [y/N] ")
-        session.err.flush()
-        if session.stdin.readline().strip().lower() not in ("y", "yes"):
-            raise NotConfirmed("not initialised")
+        confirm(session, WARNING)
     store.initialise()
     emit_object(session.out, session.output, {"initialised": True, "intact": True}, "store initialised")
     return 0
@@ -66,4 +96,9 @@ def add_parsers(verbs: Verbs, common: argparse.ArgumentParser) -> None:
         description="Mark a brand-new store as initialised. Not for a store that lost its data.",
     )
     p.add_argument("-y", "--yes", action="store_true", help="do not ask for confirmation")
+    p.add_argument(
+        "--accept-server",
+        action="store_true",
+        help="after a Redis restart or failover, declare the new server complete (no rebuild)",
+    )
     p.set_defaults(handler=initialise)

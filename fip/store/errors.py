@@ -11,6 +11,8 @@ StoreError
 ├── StaleOperation     bind / reserve / release named a pod UID or owner that no longer holds the IP
 ├── SubnetInUse        a change would orphan allocated IPs
 ├── StateLost          the backing store lost its state; allocation waits for a rebuild
+│   └── ServerChanged  the server restarted or failed over since its state was verified (it
+│                      may have dropped the last writes); allocation waits for a rebuild
 └── StoreUnavailable   the backing store cannot be reached (connection, timeout, auth)
 """
 
@@ -60,6 +62,10 @@ class SubnetInUse(StoreError):
 
 
 class StateLost(StoreError):
+    pass
+
+
+class ServerChanged(StateLost):
     pass
 
 

@@ -202,6 +202,8 @@ class MemoryStore:
             if self._rebuilding:
                 raise refusals.rebuilding(WHERE)
             raise refusals.state_lost(WHERE, "marker missing")
+        if self._verified != self._incarnation:
+            raise refusals.server_changed(WHERE, "the store restarted")
         return sp
 
     @staticmethod
@@ -408,9 +410,12 @@ class MemoryStore:
             if not self._initialised:
                 raise refusals.state_lost(WHERE, "marker missing")
             lost = sorted(n for n, sp in self._spaces.items() if not sp.enabled)
+            changed = self._verified != self._incarnation
         if lost:
             names = ", ".join(f'"{n}"' for n in lost[:5])
             raise refusals.state_lost(WHERE, f"subnet(s) {names} lost their keys or allocation state")
+        if changed:
+            raise refusals.server_changed(WHERE, "the store restarted")
 
     def begin_rebuild(self) -> None:
         with self._locked():

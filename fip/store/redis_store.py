@@ -13,9 +13,12 @@ idempotent and safe to retry, not atomic.
 
 Loss detection: each subnet carries a copy of the generation (`gen`); the allocate function
 refuses when it is empty (subnet re-created after a loss, or a rebuild in progress) or when the
-subnet is gone. Python then reads the marker (error path only) to say which. A server that
-restarted empty has also lost the function library: the FCALL fails, the library is reloaded
-and the call then reports the loss.
+subnet is gone. It also refuses (`ServerChanged`) when the server's run id differs from the one
+the subnet's state was verified on (`rid`, stamped with the generation): a restart from AOF/RDB
+or a promoted replica keeps the marker but may have lost the last acknowledged writes, and the
+check inside the FCALL leaves no window between noticing and allocating. Python then reads
+the marker (error path only) to say which. A server that restarted empty has also lost the
+function library: the FCALL fails, the library is reloaded and the call then reports the loss.
 
 redis errors become `StoreUnavailable` (connection, timeout, auth, cluster down) or `StoreError`
 (anything else), always `raise ... from`.
@@ -325,6 +328,9 @@ class RedisStore:
             return refusals.state_lost(
                 self.where, f'subnet "{s}" was re-created after its shard lost its state'
             )
+        if status == "NEWSERVER":
+            what = f'the Redis server holding subnet "{s}" restarted or failed over'
+            return refusals.server_changed(self.where, what)
         if status == "UIDELSE":
             return refusals.uid_elsewhere(s, req.pod_uid, enc.decode_record(s, r[1], r[2]))
         if status == "NOPOOL":
@@ -545,17 +551,27 @@ class RedisStore:
 
     def check_intact(self) -> None:
         """Marker present, no rebuild running, and every registered subnet still allocating
-        (a Redis Cluster shard that restarted empty loses its subnets but not the marker)."""
+        (a Redis Cluster shard that restarted empty loses its subnets but not the marker) on the
+        server process its state was verified on (`ServerChanged` otherwise: a restart, a
+        failover or a moved slot, caught per subnet by the allocate function itself)."""
         with self._guard():
             marker, rebuilding = self._r.mget(MARKER, REBUILDING)
             if rebuilding is not None:
                 raise refusals.rebuilding(self.where)
             if marker is None:
                 raise refusals.state_lost(self.where, NO_MARKER)
-            lost = [n for n in sorted(self._r.smembers(SUBNETS)) if not self._r.hget(meta_key(n), "gen")]
+            names = sorted(self._r.smembers(SUBNETS))
+        states = {n: self._fcall("fip_state", n)[0] for n in names}
+        lost = [n for n, st in states.items() if st not in {"OK", "NEWSERVER"}]
         if lost:
-            names = ", ".join(f'"{n}"' for n in lost[:5])
-            raise refusals.state_lost(self.where, f"subnet(s) {names} lost their keys or allocation state")
+            shown = ", ".join(f'"{n}"' for n in lost[:5])
+            raise refusals.state_lost(self.where, f"subnet(s) {shown} lost their keys or allocation state")
+        moved = [n for n, st in states.items() if st == "NEWSERVER"]
+        if moved:
+            shown = ", ".join(f'"{n}"' for n in moved[:5])
+            raise refusals.server_changed(
+                self.where, f"the Redis server holding subnet(s) {shown} restarted or failed over"
+            )
 
     def initialise(self) -> None:
         with self._guard():

@@ -16,6 +16,7 @@ from fip.store.errors import (
     NotAllocatable,
     PoolForbidden,
     PoolFull,
+    ServerChanged,
     StaleOperation,
     StateLost,
     SubnetInUse,
@@ -110,4 +111,13 @@ def rebuilding(where: str) -> StateLost:
     return StateLost(
         f"{where}: a rebuild of the allocation state is in progress; allocation resumes when it "
         "is declared finished (retry shortly)"
+    )
+
+
+def server_changed(where: str, detail: str) -> ServerChanged:
+    return ServerChanged(
+        f"{where}: {detail} since the allocation state was last verified, and may have dropped "
+        "the last acknowledged writes; allocation is stopped until fip-controllers rebuild the "
+        "state from pod annotations (or an operator who knows nothing was lost runs "
+        "`fipctl init --accept-server`)"
     )

@@ -10,7 +10,7 @@ from store_contract_kit import ip, pod, req, subnet
 
 from fip.core.policy import ReleasePolicy
 from fip.core.record import AllocationRecord, IPState
-from fip.store.errors import IPTaken, NotAllocatable, StaleOperation, StateLost
+from fip.store.errors import IPTaken, NotAllocatable, ServerChanged, StaleOperation, StateLost
 from fip.store.factory import open_store
 from fip.store.memory import MemoryStore
 from lab.redisproc import RedisCluster, RedisServer
@@ -110,16 +110,22 @@ def test_restart_of_non_persistent_server_is_detected() -> None:
         store.close()
 
 
-def test_restart_of_persistent_server_keeps_allocating() -> None:
+def test_restart_of_persistent_server_keeps_its_data_but_allocates_after_a_rebuild() -> None:
     with RedisServer(appendonly=True) as srv:
         store = open_store(srv.url)
         store.initialise()
         store.put_subnet(SMALL)
         first = store.allocate(req(pod("a"), "u1"))
         srv.restart()
+        assert store.get("dc1-a", first.ip) == first
+        with pytest.raises(ServerChanged, match="fipctl init --accept-server"):
+            store.allocate(req(pod("b"), "u2"))
+        assert store.usage("dc1-a").allocated == 1  # the refusal wrote nothing
+        store.begin_rebuild()
+        store.record(first)
+        store.finish_rebuild()
         store.check_intact()
         assert store.allocate(req(pod("b"), "u2")).ip != first.ip
-        assert store.get("dc1-a", first.ip) == first
         store.close()
 
 
@@ -171,3 +177,30 @@ def test_record_rules(backend: Backend) -> None:
     # the cursor skips recorded addresses
     got = [store.allocate(req(pod(f"n{i}"), f"v{i}")).ip for i in range(2)]
     assert got == [ip("10.0.1.10"), ip("10.0.1.13")]
+
+
+def test_a_restart_that_lost_the_last_writes_hands_no_ip_out_twice() -> None:
+    """The case the marker cannot see: the server comes back from a snapshot older than its last
+    acknowledged write (an RDB/AOF restart, or a replica promoted before it had everything).
+    The marker and the subnet survive, the allocation cursor rolls back, and without the run-id
+    check the next allocation would hand out the lost holder's IP again."""
+    with RedisServer() as srv:
+        store = open_store(srv.url)
+        store.initialise()
+        store.put_subnet(SMALL)
+        a = store.allocate(req(pod("a"), "u1"))
+        srv.command("SAVE")  # the snapshot the server comes back from
+        b = store.allocate(req(pod("b"), "u2"))  # acknowledged, then lost
+        srv.stop(hard=True)
+        srv.start()
+        assert store.get("dc1-a", a.ip) == a
+        assert store.get("dc1-a", b.ip) is None  # the write is gone, but pod b holds the IP
+        with pytest.raises(ServerChanged):
+            store.allocate(req(pod("c"), "u3"))
+        assert store.get("dc1-a", b.ip) is None  # the refusal handed nothing out
+        store.begin_rebuild()  # what fip-controllers do: record b from its pod's annotation
+        store.record(b)
+        store.finish_rebuild()
+        c = store.allocate(req(pod("c"), "u3"))
+        assert c.ip not in {a.ip, b.ip}
+        store.close()
