@@ -12,8 +12,9 @@ Subnet `name` (level-based, from the cache):
 - status (total / allocated / reserved / free, conditions) is written through the status
   subresource when it changed; `refresh()` re-queues every Subnet and Pool so counts follow
   allocations.
-Pools the same way (`parse_pool` + `check_pool` against the stored subnets); the store cannot
-delete a pool, so a deleted Pool is kept with size 0 (no new IPs from it).
+Pools the same way (`parse_pool` + `check_pool` against the stored subnets); a deleted Pool
+leaves the store: nothing more is handed out under it, and the IPs counted against it keep
+their pool label until they are released.
 """
 
 from __future__ import annotations
@@ -23,7 +24,6 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -227,9 +227,9 @@ class DefinitionsController:
         obj = self.cache.informers["Pool"].get(name)
         stored = {p.name: p for p in self.store.pools()}
         if obj is None or (obj.get("metadata") or {}).get("deletionTimestamp"):
-            if name in stored and stored[name].size:
-                self.store.put_pool(replace(stored[name], size=0))
-                log.info("pool %s: resource gone; kept in the store with size 0 (no new IPs)", name)
+            if name in stored:
+                self.store.delete_pool(name)
+                log.info("pool %s: resource gone; removed from the store (no new IPs from it)", name)
             return
         conds = list((obj.get("status") or {}).get("conditions") or [])
         try:

@@ -184,6 +184,12 @@ class MemoryStore:
             sp.pools[pool.name] = pool
             self._pool_subnet[pool.name] = pool.subnet
 
+    def delete_pool(self, name: str) -> None:
+        with self._locked():
+            subnet = self._pool_subnet.pop(name, None)
+            if subnet is not None and subnet in self._spaces:
+                self._spaces[subnet].pools.pop(name, None)
+
     def pools(self) -> list[Pool]:
         with self._locked():
             return sorted(

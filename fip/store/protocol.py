@@ -75,6 +75,11 @@ class Store(Protocol):
 
     def put_pool(self, pool: Pool) -> None: ...
 
+    def delete_pool(self, name: str) -> None:
+        """Remove the pool's definition: nothing is handed out under it any more. IPs counted
+        against it keep their pool until released (a pool defined again under the name counts
+        them). An unknown name is not an error (idempotent)."""
+
     def pools(self) -> list[Pool]: ...
 
     # --- allocation ----------------------------------------------------------------------

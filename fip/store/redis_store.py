@@ -273,6 +273,14 @@ class RedisStore:
         with self._guard():
             self._r.hset(POOLS, pool.name, pool.subnet)
 
+    def delete_pool(self, name: str) -> None:
+        with self._guard():
+            subnet = self._r.hget(POOLS, name)
+        if subnet is not None:
+            self._fcall("fip_put_pool", subnet, name, "-1", "")  # "UNKNOWN": the subnet went first
+            with self._guard():
+                self._r.hdel(POOLS, name)
+
     def pools(self) -> list[Pool]:
         out = []
         with self._guard():

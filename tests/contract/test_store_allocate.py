@@ -166,6 +166,24 @@ def test_pool_reserved_ip_does_not_count_twice(store: Store) -> None:
         store.allocate(req(sts("db", 1), "u3", pool="one"))
 
 
+def test_deleted_pool_hands_nothing_out_and_keeps_its_ips_counted(store: Store) -> None:
+    store.put_subnet(subnet())
+    store.put_pool(Pool("gold", "dc1-a", 2, frozenset({"db"})))
+    a = store.allocate(req(pod("a", "db"), "u1", pool="gold"))
+    store.delete_pool("gold")
+    store.delete_pool("gold")  # idempotent
+    store.delete_pool("never-was")
+    assert store.pools() == []
+    with pytest.raises(UnknownPool, match=r'pool "gold" is not defined in subnet "dc1-a"'):
+        store.allocate(req(pod("b", "db"), "u2", pool="gold"))
+    assert store.get("dc1-a", a.ip) == a  # the holder keeps its IP (and its pool label)
+    store.put_pool(Pool("gold", "dc1-a", 1, frozenset({"db"})))  # defined again: a still counts
+    with pytest.raises(PoolFull):
+        store.allocate(req(pod("b", "db"), "u2", pool="gold"))
+    store.release("dc1-a", a.ip, pod("a", "db"), "u1", 1.0)
+    assert store.allocate(req(pod("b", "db"), "u2", pool="gold")).pool == "gold"
+
+
 def test_deployment_owns_a_set(store: Store) -> None:
     store.put_subnet(subnet())
     ips = {store.allocate(req(deploy("api"), f"u{i}")).ip for i in range(3)}

@@ -137,6 +137,8 @@ def test_pool_synced_with_status(env: tuple[Lab, Any]) -> None:
     lab.client.create(POOLS, bad)
     c = wait_for(lambda: cond(lab.client.get(POOLS, "nowhere"), "Ready"), 10, "condition")
     assert c["status"] == "False" and "nowhere" not in {p.name for p in lab.store.pools()}
+    lab.client.delete(POOLS, "shared")
+    wait_for(lambda: "shared" not in {p.name for p in lab.store.pools()} or None, 10, "pool removed")
 
 
 def test_invalid_policy_annotation_frees_nothing_and_raises_an_event(env: tuple[Lab, Any]) -> None:
