@@ -59,12 +59,14 @@ class RebuildResult:
 def needed(store: Store) -> str:
     """Why a rebuild is needed now ("" when it is not)."""
     seen, verified = store.server_identity(), store.verified_identity()
-    if seen != verified:
-        return f"server identity changed ({verified or 'none recorded'} -> {seen})"
+    if verified and seen != verified:  # named as such, though check_intact says ServerChanged too
+        return f"server identity changed ({verified} -> {seen})"
     try:
         store.check_intact()  # also catches one subnet's shard moved or failed over (ServerChanged)
     except StateLost as err:
         return f"state lost ({err})"
+    if seen != verified:
+        return f"server identity changed (none recorded -> {seen})"
     return ""
 
 
