@@ -72,11 +72,17 @@ class NodeSubnetIndex:
         self._members: dict[str, set[str]] = {name: set() for name in self._subnets}
         self._multi: set[str] = set()  # nodes in more than one subnet
         self._homed: set[str] = set()  # nodes in at least one subnet
+        self.generation = 0  # bumped whenever a node's subnets change (caches derived per name)
+        self._covers: tuple[list[str], int, bool] | None = None  # homes_all's last answer
 
     def put_node(self, facts: NodeFacts) -> None:
-        self.remove_node(facts.name)
-        self._facts[facts.name] = facts
         of = subnets_of(facts, self._subnets.values())
+        if self._of.get(facts.name) == of and facts.name in self._facts:
+            self._facts[facts.name] = facts  # a status update that moves the node nowhere
+            return
+        self.remove_node(facts.name)
+        self.generation += 1
+        self._facts[facts.name] = facts
         self._of[facts.name] = of
         for name in of:
             self._members[name].add(facts.name)
@@ -86,6 +92,8 @@ class NodeSubnetIndex:
             self._homed.add(facts.name)
 
     def remove_node(self, name: str) -> None:
+        if name in self._of:
+            self.generation += 1
         for subnet in self._of.pop(name, frozenset()):
             self._members[subnet].discard(name)
         self._facts.pop(name, None)
@@ -98,6 +106,7 @@ class NodeSubnetIndex:
         if new == self._subnets:
             return False
         self._subnets = new
+        self.generation += 1
         self._members = {name: set() for name in new}
         self._multi = set()
         self._homed = set()
@@ -110,6 +119,10 @@ class NodeSubnetIndex:
 
     def known(self, node: str) -> bool:
         return node in self._of
+
+    def subnet_sets(self, nodes: Iterable[str]) -> list[frozenset[str] | None]:
+        """`subnets_of` for each of `nodes` in order, None for a node not known (one C-level map)."""
+        return list(map(self._of.get, nodes))
 
     def subnets_of(self, node: str) -> frozenset[str]:
         """The node's subnets; empty for a node in none or not known (see `known`)."""
@@ -124,6 +137,17 @@ class NodeSubnetIndex:
 
     def known_nodes(self) -> Set[str]:
         return self._of.keys()
+
+    def homes_all(self, names: list[str]) -> bool:
+        """Whether every one of `names` sits in a subnet; the answer for the last list asked
+        about is kept until the index changes (the extender asks it of the same cached 5,000-name
+        list on every filter; holding the list keeps its identity from being reused)."""
+        got = self._covers
+        if got is not None and got[0] is names and got[1] == self.generation:
+            return got[2]
+        verdict = self._homed.issuperset(names)
+        self._covers = (names, self.generation, verdict)
+        return verdict
 
     def homed(self) -> set[str]:
         """Nodes that sit in at least one subnet (the live set: read only)."""
@@ -150,6 +174,7 @@ class NodeSubnetIndex:
         out._members = {k: set(v) for k, v in self._members.items()}
         out._multi = set(self._multi)
         out._homed = set(self._homed)
+        out.generation = self.generation  # a copy answers homes_all afresh (its own memo)
         return out
 
 

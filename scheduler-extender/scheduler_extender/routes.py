@@ -19,9 +19,10 @@ from flask import Blueprint, Flask, Response, request
 from werkzeug.exceptions import HTTPException
 
 from fip.core.podrequest import wants_ip
-from scheduler_extender import metrics, wire
+from scheduler_extender import metrics, namescache, wire
 from scheduler_extender.bind import Binder
 from scheduler_extender.errors import BadRequest, ExtenderError, NotReady, TooLarge
+from scheduler_extender.namescache import NamesCache
 from scheduler_extender.verbs import Verbs
 
 log = logging.getLogger("fip.extender")
@@ -29,10 +30,12 @@ VERBS = ("filter", "prioritize", "bind", "preempt")
 
 
 def _json(body: object, status: int = 200) -> Response:
-    return Response(orjson.dumps(body), status=status, mimetype="application/json")
+    """A reply; bytes are JSON already encoded (the cached-names fast paths)."""
+    data = body if isinstance(body, bytes) else orjson.dumps(body)
+    return Response(data, status=status, mimetype="application/json")
 
 
-def _body(max_body: int) -> Any:
+def _raw(max_body: int) -> bytes:
     length = request.content_length
     if length is not None and length > max_body:
         raise TooLarge(
@@ -43,10 +46,38 @@ def _body(max_body: int) -> Any:
         raise TooLarge(f"request body exceeds the limit of {max_body} bytes (--max-body-bytes)")
     if not raw:
         raise BadRequest("empty body; send the extender arguments as JSON")
+    return bytes(raw)
+
+
+def _parse(raw: bytes) -> Any:
     try:
         return orjson.loads(raw)
     except orjson.JSONDecodeError as err:
         raise BadRequest(f"body is not valid JSON: {err}") from None
+
+
+def _extender_args(raw: bytes, cache: NamesCache) -> wire.ExtenderArgs:
+    """ExtenderArgs, with a Go-shaped names-mode body's NodeNames from `cache` (see namescache);
+    anything that does not take that path cleanly is decoded whole, with the usual messages."""
+    parts = namescache.split(raw)
+    if parts is not None:
+        head_raw, names_raw = parts
+        try:
+            head = orjson.loads(head_raw)
+        except orjson.JSONDecodeError:
+            head = None
+        if isinstance(head, dict) and not namescache.has_names_key(head):
+            entry = cache.get(names_raw)
+            if entry is None:
+                try:
+                    arr = orjson.loads(names_raw)
+                    if isinstance(arr, list):
+                        entry = cache.put(namescache.Names(names_raw, wire.node_names(arr)))
+                except (orjson.JSONDecodeError, BadRequest):
+                    entry = None
+            if entry is not None:
+                return wire.decode_args(head, entry)
+    return wire.decode_args(_parse(raw))
 
 
 def register(app: Flask, verbs: Verbs, binder: Binder, *, prefix: str, max_body: int) -> None:
@@ -58,13 +89,13 @@ def register(app: Flask, verbs: Verbs, binder: Binder, *, prefix: str, max_body:
         if problems:
             raise NotReady("extender not ready: " + "; ".join(problems))
 
-    def timed(verb: str, fn: Callable[[Any], object]) -> Callable[[], Response]:
+    def timed(verb: str, fn: Callable[[bytes], object]) -> Callable[[], Response]:
         latency, cpu = metrics.LATENCY.labels(verb), metrics.CPU.labels(verb)
 
         def handler() -> Response:
             start, start_cpu = time.perf_counter(), time.thread_time()
             try:
-                return _json(fn(_body(max_body)))
+                return _json(fn(_raw(max_body)))
             finally:
                 latency.observe(time.perf_counter() - start)
                 cpu.observe(time.thread_time() - start_cpu)
@@ -72,8 +103,10 @@ def register(app: Flask, verbs: Verbs, binder: Binder, *, prefix: str, max_body:
         handler.__name__ = verb
         return handler
 
-    def do_filter(body: Any) -> object:
-        args = wire.decode_args(body)
+    names_cache = NamesCache()
+
+    def do_filter(raw: bytes) -> object:
+        args = _extender_args(raw, names_cache)
         if wants_ip(args.pod):
             try:
                 ready_or_raise()
@@ -81,23 +114,23 @@ def register(app: Flask, verbs: Verbs, binder: Binder, *, prefix: str, max_body:
                 return wire.error_filter_result(str(err))
         return verbs.filter(args)
 
-    def do_prioritize(body: Any) -> object:
-        args = wire.decode_args(body)
+    def do_prioritize(raw: bytes) -> object:
+        args = _extender_args(raw, names_cache)
         if wants_ip(args.pod) and view.problems():
             names = args.node_names or [wire.node_name(n) for n in args.nodes or []]
             return wire.priority_list([(n, 0) for n in names])
         return verbs.prioritize(args)
 
-    def do_bind(body: Any) -> object:
-        args = wire.decode_binding(body)
+    def do_bind(raw: bytes) -> object:
+        args = wire.decode_binding(_parse(raw))
         try:
             ready_or_raise()
         except NotReady as err:
             return wire.binding_result(str(err))
         return wire.binding_result(binder.bind(args))
 
-    def do_preempt(body: Any) -> object:
-        args = wire.decode_preemption(body)
+    def do_preempt(raw: bytes) -> object:
+        args = wire.decode_preemption(_parse(raw))
         if wants_ip(args.pod) and view.problems():
             return wire.preemption_result({})
         return verbs.preempt(args)

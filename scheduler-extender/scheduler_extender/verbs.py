@@ -30,6 +30,7 @@ from fip.core.placement import (
     place,
     score_map,
     score_nodes,
+    set_scores,
 )
 from fip.core.podrequest import PodRequest, parse_request, wants_ip
 from fip.core.policy import ReleasePolicy
@@ -155,7 +156,7 @@ class Verbs:
         return got[1]
 
     # --- verbs ----------------------------------------------------------------------------------
-    def filter(self, args: wire.ExtenderArgs) -> Obj:
+    def filter(self, args: wire.ExtenderArgs) -> Obj | bytes:
         names = (
             args.node_names if args.node_names is not None else [wire.node_name(n) for n in args.nodes or []]
         )
@@ -174,6 +175,8 @@ class Verbs:
             else:
                 out = filter_index(d.placement, names, idx)
         self._account(args.pod, out)
+        if args.cached is not None and len(out.passed) == len(names):
+            return wire.filter_all_passed(args.cached)  # passed is a subsequence: all of them
         return wire.filter_result(args, out.passed, out.failed, out.unresolvable)
 
     def _account(self, pod: Obj, out: FilterOutcome) -> None:
@@ -199,7 +202,7 @@ class Verbs:
             },
         )
 
-    def prioritize(self, args: wire.ExtenderArgs) -> list[Obj]:
+    def prioritize(self, args: wire.ExtenderArgs) -> list[Obj] | bytes:
         names = (
             args.node_names if args.node_names is not None else [wire.node_name(n) for n in args.nodes or []]
         )
@@ -207,6 +210,11 @@ class Verbs:
             metrics.DECISIONS.labels("prioritize", "not_fip").inc()
             return wire.priority_list([(n, 0) for n in names])
         d = self._recent(args.pod) or self.decide(args.pod)
+        if args.cached is not None:  # names mode, a cached array: one score per distinct subnet set
+            with self.view.locked():
+                sets, distinct = args.cached.subnet_sets(self.view.index())
+            metrics.DECISIONS.labels("prioritize", "scored").inc()
+            return wire.priority_bytes(args.cached, sets, set_scores(d.placement, distinct))
         with self.view.locked():
             idx = self.view.index()
             scores = score_map(d.placement, idx)
