@@ -24,6 +24,7 @@ another process, can run them again.
 from __future__ import annotations
 
 import os
+import shlex
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -201,16 +202,53 @@ def _redis(name: str, port: int, run: RunDir, *extra: str) -> list[str]:
             "--daemonize", "no", *extra]  # fmt: skip
 
 
+def _follow_sentinel(argv: list[str], port: int, sentinel: int, first: list[str]) -> list[str]:
+    """`argv` started as the Sentinel says, as deploy/redis/sentinel's start script does: a
+    replica of the master it names, or the master itself when it names this server; `first`
+    (the initial role's extra flags) while no Sentinel answers (the lab's first start). Without
+    this a promoted replica restarted with its original `--replicaof` and the demoted old master
+    made each other replicas, and no master was left (seen in chaos)."""
+    ask = (
+        f"m=$(redis-cli -p {sentinel} sentinel get-master-addr-by-name {SENTINEL_MASTER} "
+        "2>/dev/null | sed -n 2p); "
+    )
+    run = " ".join(shlex.quote(a) for a in argv)
+    fallback = " ".join(shlex.quote(a) for a in first)
+    script = (
+        ask + f'if [ -z "$m" ]; then exec {run} {fallback}; '
+        f'elif [ "$m" = "{port}" ]; then exec {run}; '
+        f'else exec {run} --replicaof 127.0.0.1 "$m"; fi'
+    )
+    return ["sh", "-c", script]
+
+
 def redis_specs(cfg: LabConfig, run: RunDir, ports: dict[str, int]) -> list[Spec]:
     """Standalone: one redis-server with its AOF. Sentinel: a primary, a replica of it and one
     Sentinel (quorum 1, down-after 3 s) that fails over to the replica; both data nodes keep an
-    AOF, and a restarted old primary is turned into a replica by the Sentinel."""
-    specs = [Spec("redis", 0, _redis("redis", ports["redis"], run), {"redis": ports["redis"]})]
+    AOF, and each one (re)starts in the role the Sentinel gives it (`_follow_sentinel`)."""
     if cfg.redis != "sentinel":
-        return specs
+        return [Spec("redis", 0, _redis("redis", ports["redis"], run), {"redis": ports["redis"]})]
     primary = str(ports["redis"])
-    replica = _redis("redis-replica", ports["redis-replica"], run, "--replicaof", "127.0.0.1", primary)
-    specs.append(Spec("redis-replica", 0, replica, {"redis": ports["redis-replica"]}))
+    sentinel = ports["sentinel"]
+    specs = [
+        Spec(
+            "redis",
+            0,
+            _follow_sentinel(_redis("redis", ports["redis"], run), ports["redis"], sentinel, []),
+            {"redis": ports["redis"]},
+        ),
+        Spec(
+            "redis-replica",
+            0,
+            _follow_sentinel(
+                _redis("redis-replica", ports["redis-replica"], run),
+                ports["redis-replica"],
+                sentinel,
+                ["--replicaof", "127.0.0.1", primary],
+            ),
+            {"redis": ports["redis-replica"]},
+        ),
+    ]
     conf = run.mkdir("sentinel") / "sentinel.conf"
     if not conf.exists():  # the Sentinel rewrites it with what it learns
         conf.write_text(

@@ -65,6 +65,14 @@ class DuplicateWatch:
         return self.duplicates
 
 
+def settle_distinct(lab: Lab, n: int) -> dict[str, str]:
+    """`n` live pods with `n` distinct IPs, and `fipctl check` clean."""
+    final = settle(lab, lambda i: len(i) == n, n)
+    assert len(set(final.values())) == n
+    check_clean(lab)
+    return final
+
+
 def scale(lab: Lab, name: str, replicas: int) -> None:
     lab.client.patch(STATEFULSETS, name, {"spec": {"replicas": replicas}}, NS)
 
@@ -204,10 +212,8 @@ def test_flushall_rebuilds_without_duplicates(tmp_path: Path, store: Store, redi
             assert recs[ips["web-2"]].state is IPState.RESERVED
             lab.fabric.enabled.set()  # web-2 comes back and new pods are scheduled
             lab.client.create(DEPLOYMENTS, deployment("more", 3), NS)
-            final = settle(lab, lambda i: len(i) == 9, 9)
+            final = settle_distinct(lab, 9)
             assert final["web-2"] == ips["web-2"]
-            assert len(set(final.values())) == 9
-            check_clean(lab)
         finally:
             duplicates = dup.stop()
             ctl.stop()
@@ -265,10 +271,8 @@ def test_restart_from_an_older_snapshot_hands_no_ip_out_twice(
             assert live_pod_ips(lab.client) == ips  # refused: the store is not vouched for
             ctl = controllers(lab)
             wait_for(lambda: ctl.rebuilder.count >= 1 or None, 30, "a rebuild after the restart")
-            final = settle(lab, lambda i: len(i) == 9, 9)
+            final = settle_distinct(lab, 9)
             assert {k: final[k] for k in ips} == ips
-            assert len(set(final.values())) == 9
-            check_clean(lab)
         finally:
             duplicates = dup.stop()
             ctl.stop()
