@@ -7,7 +7,8 @@ from collections.abc import Callable
 
 from flask import Flask
 
-from scheduler_extender.bind import Binder, FaultHook, Kube
+from fip.core.undo import FaultHook
+from scheduler_extender.bind import Binder, Kube
 from scheduler_extender.nodeindex import ClusterView
 from scheduler_extender.routes import register
 from scheduler_extender.verbs import PodGetter, Verbs

@@ -10,15 +10,14 @@ If step 3 fails the allocation is undone: an IP that was the owner's reserved IP
 A Binding refused because the pod is already bound to this node with this allocation (the reply
 of an earlier attempt was lost) is success, not a failure.
 
-`Undo` has the shape of bridge/undo.py (steps with a fault hook for tests, actions newest first,
-failures of undo actions attached to the original error as notes).
+The undo is `fip.core.undo.UndoStack`, the bridge's plugs' shape (steps with a fault hook for
+tests, actions newest first, failures of undo actions attached to the original error as notes).
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from types import TracebackType
 from typing import Any, Protocol
 
 from fip.core import annotation
@@ -29,6 +28,7 @@ from fip.core.placement import Choice, bind_choice
 from fip.core.podrequest import PodRequest, wants_ip
 from fip.core.policy import ReleasePolicy
 from fip.core.record import AllocationRecord, IPState
+from fip.core.undo import FaultHook, UndoStack
 from fip.kube.errors import Conflict
 from fip.store.errors import NoFreeIP, StoreError
 from fip.store.protocol import AllocateRequest
@@ -38,42 +38,12 @@ from scheduler_extender.verbs import Verbs
 
 log = logging.getLogger("fip.extender")
 Obj = dict[str, Any]
-FaultHook = Callable[[str], None]
 
 
 class Kube(Protocol):
     def bind_pod(
         self, namespace: str, name: str, uid: str, node: str, annotations: dict[str, str]
     ) -> None: ...
-
-
-class Undo:
-    def __init__(self, fault: FaultHook | None = None) -> None:
-        self._fault = fault
-        self._actions: list[tuple[str, Callable[[], object]]] = []
-
-    def step(self, name: str) -> None:
-        if self._fault is not None:
-            self._fault(name)
-
-    def push(self, what: str, action: Callable[[], object]) -> None:
-        self._actions.append((what, action))
-
-    def __enter__(self) -> Undo:
-        return self
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        if exc is None:
-            self._actions.clear()
-            return
-        while self._actions:
-            what, action = self._actions.pop()
-            try:
-                action()
-            except Exception as undo_exc:  # keep undoing; report on the original error
-                exc.add_note(f"rollback: could not {what}: {undo_exc}")
 
 
 class Binder:
@@ -127,7 +97,7 @@ class Binder:
         kept = {r.ip for r in choice.reclaim} | {
             r.ip for r in d.held if r.subnet == choice.subnet and r.state is IPState.RESERVED
         }
-        with Undo(self.fault) as undo:
+        with UndoStack(self.fault) as undo:
             for old in choice.reclaim:
                 undo.step("reclaim")
                 store.reserve(old.subnet, old.ip, old.owner, old.pod_uid, now)
