@@ -374,3 +374,26 @@ def test_a_stuck_namespace_stops_the_start_up_sweep(world: World) -> None:
         world.daemon.sweep(set())
     assert world.stuck == [stuck]
     assert len(world.daemon.states.all()) == 1
+
+
+def test_the_announcement_goes_out_after_the_clusterip_programs_are_attached(tmp_path: Path) -> None:
+    """Attaching tc programs adds a clsact qdisc, which stops the interface's transmit queue for a
+    moment: an announcement submitted before it raced the attach and was dropped about half the
+    time (tests/privileged/test_fipd_cni.py, macvlan, one announcement)."""
+    order: list[str] = []
+
+    class Announcer:
+        def submit(self, netns: str, ifname: str, ip: object, mac: str, count: int) -> None:
+            order.append(f"announce {ip} x{count}")
+
+    class ClusterIP:
+        def plugged(self, netns: str, ifname: str, driver_mode: str, who: str) -> bool:
+            order.append(f"attach {who}")
+            return True
+
+    world = World(tmp_path)
+    world.daemon.announcer = Announcer()  # type: ignore[assignment]
+    world.daemon.clusterip = ClusterIP()  # type: ignore[assignment]
+    assert "result" in world.call("ADD")
+    assert order == ["attach default/web", "announce 10.0.1.17 x3"]
+    assert world.driver.plugged["c0ffee"].garp_count == 0  # the driver itself sends none then
