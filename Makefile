@@ -23,7 +23,7 @@ contracts: setup ## import-linter layering contracts
 	PYTHONPATH=scheduler-extender $(VENV)/bin/lint-imports
 
 test: setup lint typecheck contracts ## everything: checks and every test tier (nothing may skip in CI)
-	$(PY) -m pytest -q -p no:cacheprovider tests --ignore=tests/bench
+	$(PY) -m pytest -q -p no:cacheprovider tests --ignore=tests/bench --durations=30
 
 unit: setup ## pure tests only
 	$(PY) -m pytest -q -p no:cacheprovider tests/unit
