@@ -13,7 +13,7 @@ import sys
 
 COMMANDS: dict[str, tuple[str, str]] = {
     # name: ("module:function", one-line help)
-    "bench": ("lab.bench:main", "run a benchmark: fip-lab bench NAME [--json PATH] (NAME: ipam, cni, extender, reconcile, clusterip, e2e, all)"),
+    "bench": ("lab.bench:main", "run a benchmark: fip-lab bench NAME [--json PATH] (see bench --help)"),
     "apiserver": ("lab.apiserver.cli:main", "run the fake kube-apiserver (--listen, --kubeconfig-out)"),
     "workloads": ("lab.workloads.cli:main", "run the lab workload controllers (--kubeconfig)"),
     "up": ("lab.cluster.cli:up_main", "start the whole system: fip-lab up [--config FILE] [--run-dir DIR]"),
