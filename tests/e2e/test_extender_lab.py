@@ -350,3 +350,33 @@ def test_start_without_redis_exits_3_with_one_readable_line(world: Lab) -> None:
         check=False,
     )
     assert bad.returncode == 2 and 'unknown scheme "http"' in bad.stderr
+
+
+def test_bodies_over_the_default_limit_get_a_json_413_over_the_socket(world: Lab) -> None:
+    """kube-scheduler's client keeps sending while the extender has already answered; the 413 must
+    still reach it (declared length and chunked), and the worker must serve the next request."""
+    import requests
+
+    three_domains(world, ips_per_domain=3, nodes_per_domain=1)
+    ext = world.start_extender(workers=1)
+    big = b'{"NodeNames":["' + b"n" * (32 * 1024 * 1024) + b'"]}'
+
+    def chunks() -> Iterator[bytes]:
+        for _ in range(33):
+            yield b"n" * (1024 * 1024)
+
+    for body in (big, chunks()):
+        resp = requests.post(
+            ext.url + "/fip/filter", data=body, headers={"Content-Type": "application/json"}, timeout=60
+        )
+        assert resp.status_code == 413, resp.text
+        assert "exceeds the limit of 33554432 bytes (--max-body-bytes)" in resp.json()["Error"]
+    status, reply = ext.post(
+        "/fip/filter",
+        {
+            "Pod": {**bare_pod("s"), "metadata": {"name": "s", "namespace": "default", "uid": "u-s"}},
+            "NodeNames": ["dc-a-n0"],
+        },
+    )
+    assert status == 200 and reply["NodeNames"] == ["dc-a-n0"]
+    assert 'fip_extender_decisions_total{outcome="http_413",verb="filter"} 2.0' in ext.metrics()
